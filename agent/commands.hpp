@@ -1,0 +1,13 @@
+// The agent's subcommands, dispatched from main.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rs::agent {
+
+int apply_command(const std::vector<std::string>& args);
+int verify_command(const std::vector<std::string>& args);
+int lab_command(const std::vector<std::string>& args);
+
+}  // namespace rs::agent

@@ -1,0 +1,206 @@
+#include "registry/filesystem_driver.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <filesystem>
+#include <random>
+
+namespace rs::registry {
+namespace {
+
+class Fd {
+ public:
+  explicit Fd(int fd = -1) : fd_(fd) {}
+  ~Fd() { if (fd_ >= 0) ::close(fd_); }
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept { if (this != &o) { if (fd_ >= 0) ::close(fd_); fd_ = o.release(); } return *this; }
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+ private:
+  int fd_;
+};
+
+std::string parent_of(const std::string& path) {
+  auto slash = path.rfind('/');
+  return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
+}
+
+Result<void> write_all(int fd, const char* data, std::size_t size, const std::string& what) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write '" + what + "'", errno);
+    }
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+// Makes a rename durable.
+void sync_dir(const std::string& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (fd.get() >= 0) ::fsync(fd.get());
+}
+
+std::string temp_suffix() {
+  static std::atomic<unsigned long> counter{0};
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+         std::to_string(rng() & 0xffffff);
+}
+
+class FsReader final : public FileReader {
+ public:
+  FsReader(Fd fd, std::uint64_t size, std::string path) : fd_(std::move(fd)), size_(size), path_(std::move(path)) {}
+  Result<std::size_t> read(char* data, std::size_t size) override {
+    while (true) {
+      ssize_t n = ::read(fd_.get(), data, size);
+      if (n >= 0) return static_cast<std::size_t>(n);
+      if (errno != EINTR) return errno_error("read '" + path_ + "'", errno);
+    }
+  }
+  std::uint64_t size() const override { return size_; }
+  int native_handle() const override { return fd_.get(); }
+
+ private:
+  Fd fd_;
+  std::uint64_t size_;
+  std::string path_;
+};
+
+class FsWriter final : public FileWriter {
+ public:
+  FsWriter(Fd fd, std::uint64_t size, std::string path) : fd_(std::move(fd)), size_(size), path_(std::move(path)) {}
+  Result<void> write(const char* data, std::size_t size) override {
+    auto r = write_all(fd_.get(), data, size, path_);
+    if (r) size_ += size;
+    return r;
+  }
+  std::uint64_t size() const override { return size_; }
+  Result<void> commit() override {
+    if (::fdatasync(fd_.get()) != 0) return errno_error("fsync '" + path_ + "'", errno);
+    return ok();
+  }
+
+ private:
+  Fd fd_;
+  std::uint64_t size_;
+  std::string path_;
+};
+
+}  // namespace
+
+Result<void> make_directories(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return make_error(ec == std::errc::permission_denied ? Errc::permission_denied : Errc::io,
+                            "create directory '" + dir + "': " + ec.message());
+  return ok();
+}
+
+FilesystemDriver::FilesystemDriver(std::string root) : root_(std::move(root)) {
+  while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
+}
+
+Result<std::string> FilesystemDriver::get_content(const std::string& path, std::uint64_t max_size) {
+  auto r = reader(path);
+  if (!r) return r.error();
+  auto& rd = **r;
+  if (rd.size() > max_size)
+    return make_error(Errc::invalid_argument, "'" + path + "' is larger than " + std::to_string(max_size) + " bytes");
+  std::string out(rd.size(), '\0');
+  std::size_t got = 0;
+  while (got < out.size()) {
+    auto n = rd.read(out.data() + got, out.size() - got);
+    if (!n) return n.error();
+    if (*n == 0) break;
+    got += *n;
+  }
+  out.resize(got);
+  return out;
+}
+
+Result<void> FilesystemDriver::put_content(const std::string& path, std::string_view content) {
+  std::string target = full(path);
+  std::string dir = parent_of(target);
+  if (auto r = make_directories(dir); !r) return r;
+  std::string tmp = target + temp_suffix();
+  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+  if (fd.get() < 0) return errno_error("create '" + tmp + "'", errno);
+  auto r = write_all(fd.get(), content.data(), content.size(), tmp);
+  if (r && ::fdatasync(fd.get()) != 0) r = errno_error("fsync '" + tmp + "'", errno);
+  if (r && ::rename(tmp.c_str(), target.c_str()) != 0) r = errno_error("rename to '" + target + "'", errno);
+  if (!r) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  sync_dir(dir);
+  return ok();
+}
+
+Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& path) {
+  std::string p = full(path);
+  Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return errno_error("open '" + p + "'", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + p + "'", errno);
+  if (S_ISDIR(st.st_mode)) return make_error(Errc::not_found, "'" + p + "' is a directory");
+  return std::unique_ptr<FileReader>(new FsReader(std::move(fd), static_cast<std::uint64_t>(st.st_size), p));
+}
+
+Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& path, bool append) {
+  std::string p = full(path);
+  if (auto r = make_directories(parent_of(p)); !r) return r.error();
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | (append ? O_APPEND : O_TRUNC);
+  Fd fd(::open(p.c_str(), flags, 0644));
+  if (fd.get() < 0) return errno_error("open '" + p + "'", errno);
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + p + "'", errno);
+  return std::unique_ptr<FileWriter>(new FsWriter(std::move(fd), static_cast<std::uint64_t>(st.st_size), p));
+}
+
+Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
+  std::string p = full(path);
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return errno_error("stat '" + p + "'", errno);
+  return FileInfo{static_cast<std::uint64_t>(st.st_size), S_ISDIR(st.st_mode)};
+}
+
+Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path) {
+  std::string p = full(path);
+  DIR* dir = ::opendir(p.c_str());
+  if (!dir) return errno_error("list '" + p + "'", errno);
+  std::vector<std::string> names;
+  while (auto* e = ::readdir(dir)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    names.emplace_back(n);
+  }
+  ::closedir(dir);
+  return names;
+}
+
+Result<void> FilesystemDriver::move(const std::string& from, const std::string& to) {
+  std::string src = full(from), dst = full(to), dir = parent_of(dst);
+  if (auto r = make_directories(dir); !r) return r;
+  if (::rename(src.c_str(), dst.c_str()) != 0) return errno_error("rename '" + src + "' to '" + dst + "'", errno);
+  sync_dir(dir);
+  return ok();
+}
+
+Result<void> FilesystemDriver::remove(const std::string& path) {
+  std::error_code ec;
+  std::filesystem::remove_all(full(path), ec);
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    return make_error(Errc::io, "remove '" + full(path) + "': " + ec.message());
+  return ok();
+}
+
+}  // namespace rs::registry

@@ -1,0 +1,31 @@
+// StorageDriver on a local directory: atomic renames, fsync'd data, sendfile-able reads.
+#pragma once
+
+#include "registry/storage_driver.hpp"
+
+namespace rs::registry {
+
+class FilesystemDriver final : public StorageDriver {
+ public:
+  explicit FilesystemDriver(std::string root);
+
+  Result<std::string> get_content(const std::string& path, std::uint64_t max_size) override;
+  Result<void> put_content(const std::string& path, std::string_view content) override;
+  Result<std::unique_ptr<FileReader>> reader(const std::string& path) override;
+  Result<std::unique_ptr<FileWriter>> writer(const std::string& path, bool append) override;
+  Result<FileInfo> stat(const std::string& path) override;
+  Result<std::vector<std::string>> list(const std::string& path) override;
+  Result<void> move(const std::string& from, const std::string& to) override;
+  Result<void> remove(const std::string& path) override;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  std::string full(const std::string& path) const { return root_ + path; }
+  std::string root_;
+};
+
+// Creates a directory and its parents (mkdir -p).
+Result<void> make_directories(const std::string& dir);
+
+}  // namespace rs::registry

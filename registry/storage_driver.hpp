@@ -1,0 +1,64 @@
+// The storage driver contract: a small file-system-like interface that the registry's
+// storage layer is written against (as distribution's storagedriver.StorageDriver).
+// Paths are absolute driver paths ("/docker/registry/v2/..."), already validated.
+// FilesystemDriver is the default; an object-store driver can hold the same layout.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace rs::registry {
+
+struct FileInfo {
+  std::uint64_t size = 0;
+  bool is_dir = false;
+};
+
+class FileReader {
+ public:
+  virtual ~FileReader() = default;
+  // Reads up to `size` bytes at the current position; 0 at the end.
+  virtual Result<std::size_t> read(char* data, std::size_t size) = 0;
+  // Total size of the content.
+  virtual std::uint64_t size() const = 0;
+  // A file descriptor the server may sendfile() from (with explicit offsets), or -1.
+  virtual int native_handle() const { return -1; }
+};
+
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual Result<void> write(const char* data, std::size_t size) = 0;
+  // Bytes in the file, including what was there before an append.
+  virtual std::uint64_t size() const = 0;
+  // Makes everything written so far durable (fsync).
+  virtual Result<void> commit() = 0;
+};
+
+class StorageDriver {
+ public:
+  virtual ~StorageDriver() = default;
+
+  // Whole small file, refusing more than `max_size` bytes (Errc::invalid_argument).
+  virtual Result<std::string> get_content(const std::string& path, std::uint64_t max_size) = 0;
+  // Writes a whole file atomically (readers see the old or the new content), creating parents.
+  virtual Result<void> put_content(const std::string& path, std::string_view content) = 0;
+  virtual Result<std::unique_ptr<FileReader>> reader(const std::string& path) = 0;
+  // Opens for writing at the end (append) or truncated, creating parents.
+  virtual Result<std::unique_ptr<FileWriter>> writer(const std::string& path, bool append) = 0;
+  // Errc::not_found if absent.
+  virtual Result<FileInfo> stat(const std::string& path) = 0;
+  // Names of the direct children of a directory, unsorted; Errc::not_found if absent.
+  virtual Result<std::vector<std::string>> list(const std::string& path) = 0;
+  // Moves a file, replacing `to` atomically, creating its parents.
+  virtual Result<void> move(const std::string& from, const std::string& to) = 0;
+  // Deletes a file or a whole directory tree; absent is not an error.
+  virtual Result<void> remove(const std::string& path) = 0;
+};
+
+}  // namespace rs::registry
