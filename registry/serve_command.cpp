@@ -1,12 +1,98 @@
 #include "registry/serve_command.hpp"
 
+#include "core/args.hpp"
+#include "core/log.hpp"
+#include "registry/api.hpp"
+#include "registry/config.hpp"
+#include "registry/filesystem_driver.hpp"
+#include "registry/server.hpp"
+#include "registry/store.hpp"
+
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 namespace rs::registry {
+namespace {
 
-int serve_command(const std::vector<std::string>&) {
-  std::fprintf(stderr, "registry-setup serve: not built yet in this version\n");
-  return 1;
+constexpr const char* kHelp =
+    "usage: registry-setup serve [--config FILE] [--listen ADDR:PORT] [--root DIR] [-v]\n"
+    "\n"
+    "Runs the built-in OCI/Docker v2 registry. Data is stored in registry:2's layout\n"
+    "(ROOT/docker/registry/v2/...), so a docker-registry data directory works as is.\n"
+    "\n"
+    "options:\n"
+    "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits)\n"
+    "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000)\n"
+    "  --root DIR          storage root (default /var/lib/registry)\n"
+    "  -v, --verbose       debug logging (default: info, one access line per request)\n"
+    "  -h, --help          this help\n"
+    "\n"
+    "Notifies systemd when ready (Type=notify). SIGTERM or SIGINT: stops accepting,\n"
+    "finishes requests in flight (bounded), exits 0.\n"
+    "\n"
+    "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config, 3 cannot serve (listen, storage)\n";
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& argv) {
+  auto args = parse_args(argv, {{"-v", "--verbose", "-h", "--help"}, {"--config", "--listen", "--root"}});
+  if (!args) {
+    std::fprintf(stderr, "registry-setup serve: %s\n%s", args.error().message.c_str(), kHelp);
+    return 1;
+  }
+  if (args->has("-h") || args->has("--help")) {
+    std::fputs(kHelp, stdout);
+    return 0;
+  }
+  if (!args->positionals.empty()) {
+    std::fprintf(stderr, "registry-setup serve: unexpected argument '%s'\n", args->positionals[0].c_str());
+    return 1;
+  }
+  Config config;
+  if (auto file = args->get("--config")) {
+    auto loaded = load_config(*file);
+    if (!loaded) {
+      std::fprintf(stderr, "registry-setup serve: %s\n", loaded.error().message.c_str());
+      return 2;
+    }
+    config = std::move(*loaded);
+  }
+  if (auto listen = args->get("--listen")) {
+    if (auto r = set_listen(config, *listen); !r) {
+      std::fprintf(stderr, "registry-setup serve: %s\n", r.error().message.c_str());
+      return 2;
+    }
+  }
+  if (auto root = args->get("--root")) config.root = *root;
+  log::set_level(config.log_level);
+  if (args->count("-v") + args->count("--verbose") > 0) log::set_level("debug");
+  auto log = log::get("registry");
+
+  if (auto r = make_directories(config.root); !r) {
+    log->error("storage root '{}': {}", config.root, r.error().message);
+    return 3;
+  }
+  if (::access(config.root.c_str(), W_OK) != 0) {
+    log->error("storage root '{}': not writable", config.root);
+    return 3;
+  }
+  FilesystemDriver driver(config.root);
+  Store store(driver);
+  Api api(store, config.api);
+  Server server(api, config.server);
+  auto port = server.listen();
+  if (!port) {
+    log->error("{}", port.error().message);
+    return 3;
+  }
+  log->info("serving the v2 registry on {}:{} with data in '{}' (delete {})", config.server.address, *port,
+            config.root, config.api.delete_enabled ? "enabled" : "disabled");
+  sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u", config.server.address.c_str(), static_cast<unsigned>(*port));
+  server.run(true, [] { sd_notify(0, "STOPPING=1"); });
+  log->info("stopped");
+  return 0;
 }
 
 }  // namespace rs::registry

@@ -1,0 +1,401 @@
+#include "registry/server.hpp"
+
+#include "core/log.hpp"
+
+// <utility> before Asio: g++ 12 with Boost 1.74 needs std::exchange declared first.
+#include <utility>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+
+#include <sys/sendfile.h>
+
+#include <atomic>
+#include <limits>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace rs::registry {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+auto redirect(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+
+constexpr std::size_t kBodyChunk = 256 * 1024;
+
+}  // namespace
+
+class Session;
+
+struct Server::Impl {
+  Impl(const Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
+
+  const Api& api;
+  ServerOptions options;
+  net::io_context ioc;
+  tcp::acceptor acceptor{ioc};
+  net::steady_timer grace_timer{ioc};
+  std::unique_ptr<net::signal_set> signals;
+  std::function<void()> on_stopping;
+  std::atomic<bool> stopping{false};
+  std::shared_ptr<spdlog::logger> log = rs::log::get("registry");
+
+  std::mutex sessions_mutex;
+  std::map<Session*, std::weak_ptr<Session>> sessions;
+
+  net::awaitable<void> accept_loop();
+  void begin_shutdown();
+  void session_ended(Session* s);
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Server::Impl& server, tcp::socket socket)
+      : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+
+  void start() {
+    {
+      std::lock_guard lock(server_.sessions_mutex);
+      server_.sessions[this] = weak_from_this();
+    }
+    auto self = shared_from_this();
+    net::co_spawn(socket_.get_executor(), watchdog(self), net::detached);
+    net::co_spawn(socket_.get_executor(), run(self), net::detached);
+  }
+
+  ~Session() { server_.session_ended(this); }
+
+  // Called on shutdown: a connection waiting for its next request is closed now.
+  void close_if_idle() {
+    net::post(socket_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->close();
+    });
+  }
+
+ private:
+  void arm(std::chrono::seconds timeout) { deadline_ = Clock::now() + timeout; }
+
+  void close() {
+    beast::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_both, ec);
+    socket_.close(ec);
+    timer_.cancel();
+  }
+
+  // Closes the socket when the current read or write makes no progress in time.
+  net::awaitable<void> watchdog(std::shared_ptr<Session>) {
+    while (socket_.is_open()) {
+      if (deadline_ <= Clock::now()) {
+        close();
+        co_return;
+      }
+      timer_.expires_at(deadline_);
+      beast::error_code ec;
+      co_await timer_.async_wait(redirect(ec));
+    }
+  }
+
+  net::awaitable<void> run(std::shared_ptr<Session>);
+  net::awaitable<bool> read_body(http::request_parser<http::empty_body>& parser, BodySink& sink,
+                                 std::optional<Response>& early, std::uint64_t& received);
+  net::awaitable<bool> write_response(Response& response, bool head, bool keep_alive);
+  net::awaitable<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
+
+  Server::Impl& server_;
+  tcp::socket socket_;
+  net::steady_timer timer_;
+  Clock::time_point deadline_ = Clock::now() + std::chrono::seconds(60);
+  beast::flat_buffer buffer_;
+  std::unique_ptr<char[]> chunk_;
+  bool idle_ = true;
+};
+
+net::awaitable<void> Session::run(std::shared_ptr<Session>) {
+  const ServerOptions& opt = server_.options;
+  beast::error_code ec;
+  std::string remote;
+  if (auto ep = socket_.remote_endpoint(ec); !ec) remote = ep.address().to_string();
+
+  while (!server_.stopping) {
+    http::request_parser<http::empty_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
+    // Bodies go to sinks, which enforce their own limits. (Beast 1.74 compares the
+    // limit as an optional, so boost::none would refuse every body: use the maximum.)
+    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+    idle_ = true;
+    arm(opt.idle_timeout);
+    co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
+    idle_ = false;
+    if (ec) {
+      if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+          socket_.is_open()) {
+        // A malformed request gets a plain answer before the connection closes.
+        Response bad = error_response(400, "BAD_REQUEST", ec.message());
+        co_await write_response(bad, false, false);
+      }
+      break;
+    }
+    const auto started = Clock::now();
+    const auto& head = parser.get();
+    Request req;
+    req.method = std::string(head.method_string());
+    req.target = std::string(head.target());
+    req.headers.reserve(8);
+    for (const auto& f : head) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+    bool keep_alive = head.keep_alive();
+
+    Dispatch d = server_.api.handle(req);
+    Response response;
+    std::uint64_t received = 0;
+    if (d.sink) {
+      std::optional<Response> early;
+      bool complete = co_await read_body(parser, *d.sink, early, received);
+      if (early) {
+        response = std::move(*early);
+        keep_alive = false;  // the rest of the body is not read
+      } else if (!complete) {
+        server_.log->info("{} {} {} aborted after {} bytes: {}", remote, req.method, req.target, received,
+                          "client went away or timed out");
+        break;
+      } else {
+        response = d.sink->finish();
+      }
+      d.sink.reset();
+    } else {
+      response = std::move(d.response);
+      if (!parser.is_done()) keep_alive = false;  // an unwanted body is not read
+    }
+    keep_alive = keep_alive && !server_.stopping;
+    bool written = co_await write_response(response, req.method == "HEAD", keep_alive);
+
+    if (opt.access_log && server_.log->should_log(spdlog::level::info)) {
+      auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+      server_.log->info("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
+                        received, req.method == "HEAD" ? 0 : response.content_length(), ms);
+    }
+    if (!written || !keep_alive) break;
+  }
+  close();
+}
+
+net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& header_parser, BodySink& sink,
+                                        std::optional<Response>& early, std::uint64_t& received) {
+  beast::error_code ec;
+  if (beast::iequals(header_parser.get()[http::field::expect], "100-continue")) {
+    static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    arm(server_.options.io_timeout);
+    co_await net::async_write(socket_, net::buffer(kContinue, sizeof kContinue - 1), redirect(ec));
+    if (ec) co_return false;
+  }
+  if (header_parser.is_done()) co_return true;
+  http::request_parser<http::buffer_body> parser(std::move(header_parser));
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+  while (!parser.is_done()) {
+    auto& body = parser.get().body();
+    body.data = chunk_.get();
+    body.size = kBodyChunk;
+    arm(server_.options.io_timeout);
+    co_await http::async_read_some(socket_, buffer_, parser, redirect(ec));
+    if (ec == http::error::need_buffer) ec = {};
+    std::size_t n = kBodyChunk - body.size;
+    if (n > 0) {
+      received += n;
+      if (auto stop = sink.write(chunk_.get(), n)) {
+        early = std::move(stop);
+        co_return false;
+      }
+    }
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_alive) {
+  http::response<http::empty_body> res{static_cast<http::status>(r.status), 11};
+  for (auto& h : r.headers) res.set(h.name, h.value);
+  res.set("Docker-Distribution-API-Version", "registry/2.0");
+  res.keep_alive(keep_alive);
+  res.content_length(r.content_length());
+  http::response_serializer<http::empty_body> sr{res};
+  beast::error_code ec;
+  arm(server_.options.io_timeout);
+  co_await http::async_write_header(socket_, sr, redirect(ec));
+  if (ec) co_return false;
+  if (head || r.status == 204 || r.status == 304) co_return true;
+  if (r.file) {
+    if (int fd = r.file->native_handle(); fd >= 0) co_return co_await send_file(fd, r.file_offset, r.file_length);
+    // A driver without file descriptors: copy through a buffer.
+    if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+    std::uint64_t left = r.file_length;
+    // Readers without descriptors start at 0: skip to the offset.
+    std::uint64_t skip = r.file_offset;
+    while (left > 0) {
+      auto n = r.file->read(chunk_.get(), kBodyChunk);
+      if (!n || *n == 0) co_return false;
+      std::size_t use = *n, from = 0;
+      if (skip) {
+        std::size_t s = static_cast<std::size_t>(std::min<std::uint64_t>(skip, use));
+        skip -= s;
+        from = s;
+        use -= s;
+      }
+      use = static_cast<std::size_t>(std::min<std::uint64_t>(use, left));
+      if (!use) continue;
+      arm(server_.options.io_timeout);
+      co_await net::async_write(socket_, net::buffer(chunk_.get() + from, use), redirect(ec));
+      if (ec) co_return false;
+      left -= use;
+    }
+    co_return true;
+  }
+  if (!r.body.empty()) {
+    arm(server_.options.io_timeout);
+    co_await net::async_write(socket_, net::buffer(r.body), redirect(ec));
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+// Zero-copy download: the kernel moves page-cache pages to the socket.
+net::awaitable<bool> Session::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+  beast::error_code ec;
+  socket_.native_non_blocking(true, ec);
+  if (ec) co_return false;
+  off_t off = static_cast<off_t>(offset);
+  while (length > 0) {
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 30));
+    ssize_t n = ::sendfile(socket_.native_handle(), fd, &off, want);
+    if (n > 0) {
+      length -= static_cast<std::uint64_t>(n);
+      continue;
+    }
+    if (n == 0) co_return false;  // the file is shorter than it was
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
+    arm(server_.options.io_timeout);
+    co_await socket_.async_wait(tcp::socket::wait_write, redirect(ec));
+    if (ec) co_return false;
+  }
+  co_return true;
+}
+
+net::awaitable<void> Server::Impl::accept_loop() {
+  while (!stopping) {
+    beast::error_code ec;
+    tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc), redirect(ec));
+    if (ec) {
+      if (stopping || ec == net::error::operation_aborted) co_return;
+      log->warn("accept: {}", ec.message());
+      if (ec == net::error::no_descriptors) {
+        // Out of file descriptors: let in-flight requests finish before accepting again.
+        net::steady_timer pause(ioc, std::chrono::milliseconds(100));
+        co_await pause.async_wait(redirect(ec));
+      }
+      continue;
+    }
+    std::size_t open_now;
+    {
+      std::lock_guard lock(sessions_mutex);
+      open_now = sessions.size();
+    }
+    if (open_now >= options.max_connections) {
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    std::make_shared<Session>(*this, std::move(socket))->start();
+  }
+}
+
+void Server::Impl::begin_shutdown() {
+  if (stopping.exchange(true)) return;
+  log->info("shutting down: no new connections, finishing requests in flight (up to {}s)",
+            options.shutdown_grace.count());
+  if (on_stopping) on_stopping();
+  beast::error_code ec;
+  acceptor.close(ec);
+  if (signals) signals->cancel(ec);
+  std::vector<std::shared_ptr<Session>> live;
+  {
+    std::lock_guard lock(sessions_mutex);
+    for (auto& [ptr, weak] : sessions)
+      if (auto s = weak.lock()) live.push_back(std::move(s));
+  }
+  for (auto& s : live) s->close_if_idle();
+  live.clear();
+  grace_timer.expires_after(options.shutdown_grace);
+  grace_timer.async_wait([this](beast::error_code e) {
+    if (!e) {
+      log->warn("shutdown grace period over: closing remaining connections");
+      ioc.stop();
+    }
+  });
+  session_ended(nullptr);
+}
+
+void Server::Impl::session_ended(Session* s) {
+  std::lock_guard lock(sessions_mutex);
+  if (s) sessions.erase(s);
+  if (stopping && sessions.empty()) net::post(ioc, [this] { grace_timer.cancel(); });
+}
+
+Server::Server(const Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
+Server::~Server() = default;
+
+Result<std::uint16_t> Server::listen() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->options.address, ec);
+  if (ec) return make_error(Errc::invalid_argument, "listen address '" + impl_->options.address + "': " + ec.message());
+  tcp::endpoint endpoint{address, impl_->options.port};
+  auto& acc = impl_->acceptor;
+  std::string where = "listen on " + impl_->options.address + ":" + std::to_string(impl_->options.port);
+  acc.open(endpoint.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(endpoint, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return make_error(Errc::unavailable, where + ": " + ec.message());
+  return acc.local_endpoint().port();
+}
+
+void Server::run(bool handle_signals, std::function<void()> on_stopping) {
+  Impl& impl = *impl_;
+  impl.on_stopping = std::move(on_stopping);
+  if (handle_signals) {
+    impl.signals = std::make_unique<net::signal_set>(impl.ioc, SIGTERM, SIGINT);
+    impl.signals->async_wait([&impl](beast::error_code ec, int) {
+      if (!ec) impl.begin_shutdown();
+    });
+  }
+  net::co_spawn(impl.ioc, impl.accept_loop(), net::detached);
+  unsigned n = impl.options.threads ? impl.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < n; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
+  impl.ioc.run();
+  for (auto& t : threads) t.join();
+}
+
+void Server::stop() {
+  net::post(impl_->ioc, [this] { impl_->begin_shutdown(); });
+}
+
+}  // namespace rs::registry

@@ -1,0 +1,337 @@
+#include "registry/store.hpp"
+
+#include "registry/names.hpp"
+#include "registry/paths.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <functional>
+#include <random>
+
+namespace rs::registry {
+
+struct UploadWriter::State {
+  Hasher hasher{DigestAlgorithm::sha256};
+  std::uint64_t offset = 0;  // bytes the hasher has seen
+  bool busy = false;
+};
+
+namespace {
+
+std::string upload_key(const std::string& repo, const std::string& id) { return repo + '\n' + id; }
+
+std::string new_upload_id() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  std::uint64_t a = rng(), b = rng();
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
+                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
+                static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+std::string rfc3339_now() {
+  std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+}  // namespace
+
+UploadWriter::UploadWriter(Store& store, std::string repo, std::string id, std::unique_ptr<FileWriter> file,
+                           State* state)
+    : store_(store), repo_(std::move(repo)), id_(std::move(id)), file_(std::move(file)), state_(state) {}
+
+UploadWriter::~UploadWriter() {
+  if (state_) store_.release_upload(*this);
+}
+
+Result<void> UploadWriter::write(const char* data, std::size_t size) {
+  auto r = file_->write(data, size);
+  if (!r) return r;
+  state_->hasher.update(data, size);
+  state_->offset += size;
+  return ok();
+}
+
+Store::Store(StorageDriver& driver) : driver_(driver) {}
+Store::~Store() = default;
+
+void Store::release_upload(UploadWriter& writer) {
+  std::lock_guard lock(uploads_mutex_);
+  writer.state_->busy = false;
+  writer.state_ = nullptr;
+}
+
+Result<Digest> Store::read_link(const std::string& path) {
+  auto content = driver_.get_content(path, 256);
+  if (!content) return content.error();
+  auto d = Digest::parse(*content);
+  if (!d) return d.error().with_context("link '" + path + "'");
+  return d;
+}
+
+Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size) {
+  auto reader = driver_.reader(path);
+  if (!reader) return reader.error();
+  Hasher h(algorithm);
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  while (true) {
+    auto n = (*reader)->read(buf.data(), buf.size());
+    if (!n) return n.error();
+    if (*n == 0) break;
+    h.update(buf.data(), *n);
+    total += *n;
+  }
+  if (size) *size = total;
+  return h.digest();
+}
+
+// ---- blobs ----
+
+Result<std::uint64_t> Store::blob_size(const std::string& repo, const Digest& d) {
+  if (!driver_.stat(paths::layer_link(repo, d)) && !driver_.stat(paths::revision_link(repo, d)))
+    return make_error(Errc::not_found, "blob unknown to repository");
+  auto info = driver_.stat(paths::blob_data(d));
+  if (!info) return info.error();
+  return info->size;
+}
+
+Result<std::unique_ptr<FileReader>> Store::open_blob(const Digest& d) { return driver_.reader(paths::blob_data(d)); }
+
+Result<void> Store::link_blob(const std::string& repo, const Digest& d) {
+  return driver_.put_content(paths::layer_link(repo, d), d.str());
+}
+
+Result<void> Store::unlink_blob(const std::string& repo, const Digest& d) {
+  std::string link = paths::layer_link(repo, d);
+  if (auto st = driver_.stat(link); !st) return st.error();
+  return driver_.remove(parent_of(link));
+}
+
+Result<void> Store::mount_blob(const std::string& repo, const std::string& from, const Digest& d) {
+  if (auto size = blob_size(from, d); !size) return size.error();
+  return link_blob(repo, d);
+}
+
+// ---- uploads ----
+
+Result<std::string> Store::create_upload(const std::string& repo) {
+  std::string id = new_upload_id();
+  if (auto r = driver_.put_content(paths::upload_started_at(repo, id), rfc3339_now()); !r) return r.error();
+  auto w = driver_.writer(paths::upload_data(repo, id), false);
+  if (!w) return w.error();
+  return id;
+}
+
+Result<std::uint64_t> Store::upload_size(const std::string& repo, const std::string& id) {
+  auto info = driver_.stat(paths::upload_data(repo, id));
+  if (!info) return info.error();
+  return info->size;
+}
+
+Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo, const std::string& id) {
+  const std::string data = paths::upload_data(repo, id);
+  if (auto st = driver_.stat(data); !st) return st.error();
+  UploadWriter::State* state = nullptr;
+  {
+    std::lock_guard lock(uploads_mutex_);
+    auto& slot = uploads_[upload_key(repo, id)];
+    if (!slot) slot = std::make_unique<UploadWriter::State>();
+    if (slot->busy) return make_error(Errc::conflict, "upload is in use by another request");
+    slot->busy = true;
+    state = slot.get();
+  }
+  auto file = driver_.writer(data, true);
+  if (!file) {
+    std::lock_guard lock(uploads_mutex_);
+    state->busy = false;
+    return file.error();
+  }
+  std::unique_ptr<UploadWriter> writer(new UploadWriter(*this, repo, id, std::move(*file), state));
+  // The hash state lives in memory; after a restart (or a failed write) it is rebuilt
+  // from the data on disk.
+  if (state->offset != writer->size()) {
+    Hasher h(DigestAlgorithm::sha256);
+    auto reader = driver_.reader(data);
+    if (!reader) return reader.error();
+    std::vector<char> buf(1 << 20);
+    std::uint64_t left = writer->size();
+    while (left > 0) {
+      auto n = (*reader)->read(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), left)));
+      if (!n) return n.error();
+      if (*n == 0) break;
+      h.update(buf.data(), *n);
+      left -= *n;
+    }
+    state->hasher = std::move(h);
+    state->offset = writer->size();
+  }
+  return writer;
+}
+
+Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer, const Digest& expected) {
+  const std::string repo = writer->repository(), id = writer->id();
+  const std::string data = paths::upload_data(repo, id);
+  const std::uint64_t size = writer->size();
+  if (auto r = writer->file_->commit(); !r) return r.error();
+  Digest actual;
+  if (expected.algorithm == writer->state_->hasher.algorithm()) {
+    actual = writer->state_->hasher.digest();
+  } else {
+    auto d = hash_file(data, expected.algorithm, nullptr);
+    if (!d) return d.error();
+    actual = *d;
+  }
+  writer->file_.reset();
+
+  Result<void> placed = ok();
+  if (actual == expected) {
+    // Two clients pushing the same blob both end here; the rename makes either one win.
+    auto existing = driver_.stat(paths::blob_data(expected));
+    if (!existing || existing->size != size) placed = driver_.move(data, paths::blob_data(expected));
+    if (placed) placed = link_blob(repo, expected);
+  }
+  // The upload is finished either way: forget it while still holding it.
+  auto removed = driver_.remove(paths::upload_dir(repo, id));
+  {
+    std::lock_guard lock(uploads_mutex_);
+    uploads_.erase(upload_key(repo, id));
+    writer->state_ = nullptr;
+  }
+  if (actual != expected)
+    return make_error(Errc::invalid_argument, "content digest is " + actual.str() + ", not " + expected.str());
+  if (!placed) return placed.error();
+  if (!removed) return removed.error();
+  return size;
+}
+
+Result<void> Store::cancel_upload(const std::string& repo, const std::string& id) {
+  if (auto st = driver_.stat(paths::upload_data(repo, id)); !st) return st.error();
+  {
+    std::lock_guard lock(uploads_mutex_);
+    auto it = uploads_.find(upload_key(repo, id));
+    if (it != uploads_.end()) {
+      if (it->second->busy) return make_error(Errc::conflict, "upload is in use by another request");
+      uploads_.erase(it);
+    }
+  }
+  return driver_.remove(paths::upload_dir(repo, id));
+}
+
+// ---- manifests and tags ----
+
+Result<Digest> Store::resolve_tag(const std::string& repo, const std::string& tag) {
+  return read_link(paths::tag_current_link(repo, tag));
+}
+
+bool Store::has_manifest(const std::string& repo, const Digest& d) {
+  return driver_.stat(paths::revision_link(repo, d)).ok();
+}
+
+Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest& d) {
+  if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
+  auto bytes = driver_.get_content(paths::blob_data(d), kMaxManifestSize);
+  if (!bytes) return bytes.error();
+  return StoredManifest{d, std::move(*bytes)};
+}
+
+Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes) {
+  auto existing = driver_.stat(paths::blob_data(d));
+  if (!existing || existing->size != bytes.size())
+    if (auto r = driver_.put_content(paths::blob_data(d), bytes); !r) return r;
+  return driver_.put_content(paths::revision_link(repo, d), d.str());
+}
+
+Result<void> Store::tag(const std::string& repo, const std::string& tag, const Digest& d) {
+  if (auto r = driver_.put_content(paths::tag_index_link(repo, tag, d), d.str()); !r) return r;
+  return driver_.put_content(paths::tag_current_link(repo, tag), d.str());
+}
+
+Result<void> Store::untag(const std::string& repo, const std::string& tag) {
+  if (auto st = driver_.stat(paths::tag_current_link(repo, tag)); !st) return st.error();
+  return driver_.remove(paths::tag_dir(repo, tag));
+}
+
+Result<void> Store::delete_manifest(const std::string& repo, const Digest& d) {
+  std::string link = paths::revision_link(repo, d);
+  if (auto st = driver_.stat(link); !st) return st.error();
+  if (auto r = driver_.remove(parent_of(link)); !r) return r;
+  auto tags = list_tags(repo);
+  if (!tags) return ok();
+  for (const auto& t : *tags) {
+    auto target = resolve_tag(repo, t);
+    if (target && *target == d)
+      if (auto r = driver_.remove(paths::tag_dir(repo, t)); !r) return r;
+  }
+  return ok();
+}
+
+Result<std::vector<Digest>> Store::list_manifests(const std::string& repo) {
+  std::vector<Digest> out;
+  for (auto alg : {DigestAlgorithm::sha256, DigestAlgorithm::sha512}) {
+    auto names = driver_.list(paths::revisions_dir(repo, alg));
+    if (!names) {
+      if (names.error().code == Errc::not_found) continue;
+      return names.error();
+    }
+    for (const auto& n : *names) {
+      auto d = Digest::parse(std::string(alg == DigestAlgorithm::sha256 ? "sha256:" : "sha512:") + n);
+      if (d && driver_.stat(paths::revision_link(repo, *d))) out.push_back(*d);
+    }
+  }
+  return out;
+}
+
+bool Store::repository_exists(const std::string& repo) {
+  for (const char* sub : {"/_manifests", "/_layers", "/_uploads"})
+    if (auto st = driver_.stat(paths::repository(repo) + sub); st && st->is_dir) return true;
+  return false;
+}
+
+Result<std::vector<std::string>> Store::list_tags(const std::string& repo) {
+  if (!repository_exists(repo)) return make_error(Errc::not_found, "repository unknown");
+  std::vector<std::string> tags;
+  auto names = driver_.list(paths::tags_dir(repo));
+  if (!names) {
+    if (names.error().code == Errc::not_found) return tags;
+    return names.error();
+  }
+  for (auto& n : *names)
+    if (valid_tag(n) && driver_.stat(paths::tag_current_link(repo, n))) tags.push_back(std::move(n));
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
+Result<std::vector<std::string>> Store::list_repositories() {
+  std::vector<std::string> repos;
+  std::function<Result<void>(const std::string&)> walk = [&](const std::string& rel) -> Result<void> {
+    auto names = driver_.list(rel.empty() ? paths::repositories() : paths::repository(rel));
+    if (!names) return names.error().code == Errc::not_found ? ok() : Result<void>(names.error());
+    bool is_repo = false;
+    for (const auto& n : *names) {
+      if (n == "_manifests") is_repo = true;
+      if (n.empty() || n[0] == '_') continue;
+      std::string child = rel.empty() ? n : rel + "/" + n;
+      if (!valid_repository_name(child)) continue;
+      if (auto st = driver_.stat(paths::repository(child)); !st || !st->is_dir) continue;
+      if (auto r = walk(child); !r) return r;
+    }
+    if (is_repo && !rel.empty()) repos.push_back(rel);
+    return ok();
+  };
+  if (auto r = walk(""); !r) return r.error();
+  std::sort(repos.begin(), repos.end());
+  return repos;
+}
+
+}  // namespace rs::registry

@@ -1,0 +1,104 @@
+// The registry's storage vocabulary (blobs, uploads, manifests, tags, repositories) on a
+// StorageDriver, in registry:2's layout (paths.hpp). Inputs are validated by the caller.
+// Thread-safe: uploads are serialised per upload id, everything else relies on atomic
+// renames in the driver.
+#pragma once
+
+#include "core/digest.hpp"
+#include "core/result.hpp"
+#include "registry/storage_driver.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace rs::registry {
+
+class Store;
+
+// Appends to one upload, hashing as it goes. Exclusive: a second open of the same upload
+// fails with Errc::conflict while this one lives.
+class UploadWriter {
+ public:
+  ~UploadWriter();
+  UploadWriter(const UploadWriter&) = delete;
+  UploadWriter& operator=(const UploadWriter&) = delete;
+
+  Result<void> write(const char* data, std::size_t size);
+  std::uint64_t size() const { return file_->size(); }
+  const std::string& repository() const { return repo_; }
+  const std::string& id() const { return id_; }
+
+ private:
+  friend class Store;
+  struct State;
+  UploadWriter(Store& store, std::string repo, std::string id, std::unique_ptr<FileWriter> file, State* state);
+
+  Store& store_;
+  std::string repo_;
+  std::string id_;
+  std::unique_ptr<FileWriter> file_;
+  State* state_;
+};
+
+struct StoredManifest {
+  Digest digest;
+  std::string bytes;
+};
+
+class Store {
+ public:
+  static constexpr std::uint64_t kMaxManifestSize = 4 * 1024 * 1024;
+
+  explicit Store(StorageDriver& driver);
+  ~Store();
+
+  // Blobs. A blob is visible in a repository when it is linked there (as a layer or as a
+  // manifest revision) and its data exists.
+  Result<std::uint64_t> blob_size(const std::string& repo, const Digest& d);
+  Result<std::unique_ptr<FileReader>> open_blob(const Digest& d);
+  Result<void> link_blob(const std::string& repo, const Digest& d);
+  Result<void> unlink_blob(const std::string& repo, const Digest& d);
+  // Links a blob from `from` into `repo`; Errc::not_found if `from` does not have it.
+  Result<void> mount_blob(const std::string& repo, const std::string& from, const Digest& d);
+
+  // Uploads.
+  Result<std::string> create_upload(const std::string& repo);
+  Result<std::uint64_t> upload_size(const std::string& repo, const std::string& id);
+  Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo, const std::string& id);
+  // Verifies the content against `expected`, makes it durable, moves it into place and
+  // links it. On a mismatch the upload is removed and Errc::invalid_argument returned.
+  Result<std::uint64_t> commit_upload(std::unique_ptr<UploadWriter> writer, const Digest& expected);
+  Result<void> cancel_upload(const std::string& repo, const std::string& id);
+
+  // Manifests and tags.
+  Result<Digest> resolve_tag(const std::string& repo, const std::string& tag);
+  Result<StoredManifest> get_manifest(const std::string& repo, const Digest& d);
+  bool has_manifest(const std::string& repo, const Digest& d);
+  Result<void> put_manifest(const std::string& repo, const Digest& d, std::string_view bytes);
+  Result<void> tag(const std::string& repo, const std::string& tag, const Digest& d);
+  Result<void> untag(const std::string& repo, const std::string& tag);
+  // Removes the revision and every tag that points at it.
+  Result<void> delete_manifest(const std::string& repo, const Digest& d);
+  Result<std::vector<Digest>> list_manifests(const std::string& repo);
+
+  // Listings, sorted. Errc::not_found for a repository that does not exist.
+  Result<std::vector<std::string>> list_tags(const std::string& repo);
+  Result<std::vector<std::string>> list_repositories();
+  bool repository_exists(const std::string& repo);
+
+ private:
+  friend class UploadWriter;
+  void release_upload(UploadWriter& writer);
+  Result<Digest> read_link(const std::string& path);
+  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size);
+
+  StorageDriver& driver_;
+  std::mutex uploads_mutex_;
+  std::unordered_map<std::string, std::unique_ptr<UploadWriter::State>> uploads_;
+};
+
+}  // namespace rs::registry

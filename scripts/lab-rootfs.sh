@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Builds (once) the root filesystem that lab nodes and real-systemd tests boot with
+# systemd-nspawn: Debian bookworm with systemd, dbus, docker.io, sshd and curl.
+# Cached at $RS_LAB_CACHE (default /var/cache/registry-setup/rootfs-bookworm); a
+# complete cache is reused. The mirror is read from this machine's apt sources.
+set -euo pipefail
+cache=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
+if [ -f "$cache/.complete" ]; then
+  echo "lab-rootfs: cached at $cache"
+  exit 0
+fi
+for tool in debootstrap systemd-nspawn; do
+  command -v "$tool" >/dev/null || { echo "lab-rootfs: '$tool' is missing (scripts/install-deps.sh lab)" >&2; exit 1; }
+done
+mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+if [ -z "$mirror" ]; then
+  mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list 2>/dev/null || true)
+fi
+[ -n "$mirror" ] || { echo "lab-rootfs: no Debian mirror found in apt's sources" >&2; exit 1; }
+tmp="$cache.tmp.$$"
+rm -rf "$tmp"
+mkdir -p "$(dirname "$cache")"
+echo "lab-rootfs: debootstrap bookworm into $cache (about 2 minutes, once)"
+debootstrap --variant=minbase \
+  --include=systemd,systemd-sysv,dbus,iproute2,procps,docker.io,openssh-server,openssh-client,curl,ca-certificates,busybox-static \
+  bookworm "$tmp" "$mirror" >"$tmp.log" 2>&1 || { echo "lab-rootfs: debootstrap failed, see $tmp.log" >&2; exit 1; }
+rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
+# Nodes have no way out: no DNS, and docker never tries a registry on the internet.
+: >"$tmp/etc/resolv.conf"
+# Host keys are made per node at first boot (ssh-keygen -A), never shared through the cache.
+rm -f "$tmp"/etc/ssh/ssh_host_*
+mkdir -p "$tmp/etc/systemd/system/ssh.service.d"
+printf '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n' >"$tmp/etc/systemd/system/ssh.service.d/10-hostkeys.conf"
+touch "$tmp/.complete"
+rm -f "$tmp.log"
+mv "$tmp" "$cache"
+echo "lab-rootfs: done: $cache ($(du -sh "$cache" | cut -f1))"
