@@ -1,0 +1,313 @@
+#include "registry/api.hpp"
+
+#include "registry/filesystem_driver.hpp"
+#include "registry/manifest.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+using namespace rs::registry;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The registry on a temporary directory, driven request by request as the server does.
+struct Harness {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver{dir.str()};
+  Store store{driver};
+  ApiOptions options;
+  Api api{store, options};
+
+  explicit Harness(ApiOptions o = {}) : options(o), api(store, options) {}
+
+  Response call(const std::string& method, const std::string& target, const std::string& body = "",
+                std::vector<Header> headers = {}) {
+    Request req{method, target, std::move(headers)};
+    Dispatch d = api.handle(req);
+    if (!d.sink) return std::move(d.response);
+    // Feed the body in small pieces, as the network would.
+    for (std::size_t i = 0; i < body.size(); i += 7)
+      if (auto early = d.sink->write(body.data() + i, std::min<std::size_t>(7, body.size() - i)))
+        return std::move(*early);
+    return d.sink->finish();
+  }
+
+  std::string push_blob(const std::string& repo, const std::string& content) {
+    auto digest = rs::digest_of(content).str();
+    auto r = call("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digest, content);
+    REQUIRE(r.status == 201);
+    return digest;
+  }
+
+  std::string read_file(const Response& r) {
+    REQUIRE(r.file);
+    std::string out(r.file_length, '\0');
+    REQUIRE(::pread(r.file->native_handle(), out.data(), out.size(), static_cast<off_t>(r.file_offset)) ==
+            static_cast<ssize_t>(out.size()));
+    return out;
+  }
+
+  std::size_t files_under(const std::string& sub) {
+    std::size_t n = 0;
+    fs::path p = dir.path / "docker/registry/v2" / sub;
+    if (!fs::exists(p)) return 0;
+    for (auto& e : fs::recursive_directory_iterator(p))
+      if (e.is_regular_file()) ++n;
+    return n;
+  }
+};
+
+std::string error_code(const Response& r) {
+  auto pos = r.body.find("\"code\":\"");
+  if (pos == std::string::npos) return "";
+  pos += 8;
+  return r.body.substr(pos, r.body.find('"', pos) - pos);
+}
+
+std::string manifest_for(const std::string& config, const std::string& layer, std::size_t config_size,
+                         std::size_t layer_size, const std::string& extra = "") {
+  return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":")" +
+         config + R"(","size":)" + std::to_string(config_size) +
+         R"(},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + layer +
+         R"(","size":)" + std::to_string(layer_size) + "}]" + extra + "}";
+}
+
+const std::vector<Header> kOciType{{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}};
+
+}  // namespace
+
+TEST_CASE("chunked upload: session, status, chunks, commit, download") {
+  Harness h;
+  auto start = h.call("POST", "/v2/app/blobs/uploads/");
+  REQUIRE(start.status == 202);
+  std::string location(start.header("Location"));
+  CHECK(start.header("Range") == "0-0");
+  REQUIRE(location.rfind("/v2/app/blobs/uploads/", 0) == 0);
+
+  auto p1 = h.call("PATCH", location, "hello ", {{"Content-Range", "0-5"}});
+  CHECK(p1.status == 202);
+  CHECK(p1.header("Range") == "0-5");
+  // A chunk that does not continue at the current offset is refused and changes nothing.
+  auto gap = h.call("PATCH", location, "xx", {{"Content-Range", "10-11"}});
+  CHECK(gap.status == 416);
+  CHECK(gap.header("Range") == "0-5");
+  auto p2 = h.call("PATCH", location, "world");  // streamed, no Content-Range
+  CHECK(p2.status == 202);
+  auto status = h.call("GET", location);
+  CHECK(status.status == 204);
+  CHECK(status.header("Range") == "0-10");
+
+  auto digest = rs::digest_of("hello world!").str();
+  auto put = h.call("PUT", location + "?digest=" + digest, "!");
+  REQUIRE(put.status == 201);
+  CHECK(put.header("Docker-Content-Digest") == digest);
+  CHECK(h.files_under("repositories/app/_uploads") == 0);
+
+  auto get = h.call("GET", "/v2/app/blobs/" + digest);
+  REQUIRE(get.status == 200);
+  CHECK(h.read_file(get) == "hello world!");
+  auto ranged = h.call("GET", "/v2/app/blobs/" + digest, "", {{"Range", "bytes=6-10"}});
+  CHECK(ranged.status == 206);
+  CHECK(h.read_file(ranged) == "world");
+  CHECK(ranged.header("Content-Range") == "bytes 6-10/12");
+  auto past = h.call("GET", "/v2/app/blobs/" + digest, "", {{"Range", "bytes=12-"}});
+  CHECK(past.status == 416);
+  auto head = h.call("HEAD", "/v2/app/blobs/" + digest);
+  CHECK(head.status == 200);
+  CHECK(head.content_length() == 12);
+  CHECK_FALSE(head.file);
+}
+
+TEST_CASE("a wrong digest stores nothing") {
+  Harness h;
+  auto wrong = "sha256:" + std::string(64, '0');
+  auto r = h.call("POST", "/v2/app/blobs/uploads/?digest=" + wrong, "some content");
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "DIGEST_INVALID");
+  CHECK(h.files_under("blobs") == 0);
+  CHECK(h.files_under("repositories/app/_uploads") == 0);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + rs::digest_of("some content").str()).status == 404);
+}
+
+TEST_CASE("an interrupted monolithic upload leaves nothing behind") {
+  Harness h;
+  {
+    Request req{"POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of("complete body").str(), {}};
+    Dispatch d = h.api.handle(req);
+    REQUIRE(d.sink);
+    REQUIRE_FALSE(d.sink->write("comp", 4));
+    // The client goes away: the sink is dropped without finish().
+  }
+  CHECK(h.files_under("blobs") == 0);
+  CHECK(h.files_under("repositories/app/_uploads") == 0);
+}
+
+TEST_CASE("sha512 blobs") {
+  Harness h;
+  auto digest = rs::digest_of("five", rs::DigestAlgorithm::sha512).str();
+  auto start = h.call("POST", "/v2/app/blobs/uploads/");
+  auto put = h.call("PUT", std::string(start.header("Location")) + "?digest=" + digest, "five");
+  REQUIRE(put.status == 201);
+  CHECK(h.read_file(h.call("GET", "/v2/app/blobs/" + digest)) == "five");
+}
+
+TEST_CASE("upload cancel and unknown uploads") {
+  Harness h;
+  auto start = h.call("POST", "/v2/app/blobs/uploads/");
+  std::string location(start.header("Location"));
+  CHECK(h.call("DELETE", location).status == 204);
+  auto gone = h.call("GET", location);
+  CHECK(gone.status == 404);
+  CHECK(error_code(gone) == "BLOB_UPLOAD_UNKNOWN");
+  CHECK(error_code(h.call("PATCH", "/v2/app/blobs/uploads/not-a-uuid", "x")) == "BLOB_UPLOAD_UNKNOWN");
+}
+
+TEST_CASE("manifests: push by tag, pull by tag and digest, missing blobs refused") {
+  Harness h;
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "layer bytes");
+  auto body = manifest_for(config, layer, 2, 11);
+
+  auto missing = h.call("PUT", "/v2/app/manifests/v1",
+                        manifest_for(config, "sha256:" + std::string(64, 'c'), 2, 1), kOciType);
+  CHECK(missing.status == 400);
+  CHECK(error_code(missing) == "MANIFEST_BLOB_UNKNOWN");
+
+  auto put = h.call("PUT", "/v2/app/manifests/v1", body, kOciType);
+  REQUIRE(put.status == 201);
+  auto digest = rs::digest_of(body).str();
+  CHECK(put.header("Docker-Content-Digest") == digest);
+
+  for (const std::string& ref : {std::string("v1"), digest}) {
+    auto get = h.call("GET", "/v2/app/manifests/" + ref);
+    REQUIRE(get.status == 200);
+    CHECK(get.body == body);  // byte for byte
+    CHECK(get.header("Content-Type") == media::kOciManifest);
+    CHECK(get.header("Docker-Content-Digest") == digest);
+  }
+  // A blob pushed to one repository is not visible in another.
+  CHECK(h.call("HEAD", "/v2/other/blobs/" + layer).status == 404);
+
+  auto mismatch = h.call("PUT", "/v2/app/manifests/sha256:" + std::string(64, 'd'), body, kOciType);
+  CHECK(error_code(mismatch) == "DIGEST_INVALID");
+  auto invalid = h.call("PUT", "/v2/app/manifests/v2", "{nope", kOciType);
+  CHECK(error_code(invalid) == "MANIFEST_INVALID");
+}
+
+TEST_CASE("manifest size limit") {
+  ApiOptions o;
+  o.max_manifest_size = 100;
+  Harness h(o);
+  auto r = h.call("PUT", "/v2/app/manifests/v1", std::string(101, ' '), kOciType);
+  CHECK(r.status == 413);
+  CHECK(error_code(r) == "SIZE_INVALID");
+  auto declared = h.call("PUT", "/v2/app/manifests/v1", "", {{"Content-Length", "5000000"}});
+  CHECK(declared.status == 413);
+}
+
+TEST_CASE("delete by tag removes the tag, by digest the manifest and its tags") {
+  Harness h;
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  auto body = manifest_for(config, layer, 2, 1);
+  auto digest = rs::digest_of(body).str();
+  REQUIRE(h.call("PUT", "/v2/app/manifests/a", body, kOciType).status == 201);
+  REQUIRE(h.call("PUT", "/v2/app/manifests/b", body, kOciType).status == 201);
+
+  CHECK(h.call("DELETE", "/v2/app/manifests/a").status == 202);
+  CHECK(h.call("GET", "/v2/app/manifests/a").status == 404);
+  CHECK(h.call("GET", "/v2/app/manifests/b").status == 200);
+
+  CHECK(h.call("DELETE", "/v2/app/manifests/" + digest).status == 202);
+  CHECK(h.call("GET", "/v2/app/manifests/b").status == 404);
+  CHECK(h.call("GET", "/v2/app/manifests/" + digest).status == 404);
+  CHECK(h.call("DELETE", "/v2/app/manifests/" + digest).status == 404);
+
+  CHECK(h.call("DELETE", "/v2/app/blobs/" + layer).status == 202);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + layer).status == 404);
+}
+
+TEST_CASE("delete disabled") {
+  ApiOptions o;
+  o.delete_enabled = false;
+  Harness h(o);
+  auto r = h.call("DELETE", "/v2/app/manifests/latest");
+  CHECK(r.status == 405);
+  CHECK(error_code(r) == "UNSUPPORTED");
+}
+
+TEST_CASE("tags and catalog: sorted, paginated with Link") {
+  Harness h;
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  auto body = manifest_for(config, layer, 2, 1);
+  for (const char* tag : {"c", "a", "b", "d"})
+    REQUIRE(h.call("PUT", std::string("/v2/app/manifests/") + tag, body, kOciType).status == 201);
+  CHECK(h.call("GET", "/v2/app/tags/list").body == R"({"name":"app","tags":["a","b","c","d"]})");
+  auto page = h.call("GET", "/v2/app/tags/list?n=2");
+  CHECK(page.body == R"({"name":"app","tags":["a","b"]})");
+  CHECK(page.header("Link") == R"(</v2/app/tags/list?n=2&last=b>; rel="next")");
+  auto next = h.call("GET", "/v2/app/tags/list?n=2&last=b");
+  CHECK(next.body == R"({"name":"app","tags":["c","d"]})");
+  CHECK(next.header("Link").empty());
+  CHECK(error_code(h.call("GET", "/v2/app/tags/list?n=x")) == "PAGINATION_NUMBER_INVALID");
+  CHECK(error_code(h.call("GET", "/v2/nope/tags/list")) == "NAME_UNKNOWN");
+
+  h.push_blob("z/nested/repo", "x");
+  REQUIRE(h.call("POST", "/v2/lib/app/blobs/uploads/?mount=" + config + "&from=app").status == 201);
+  REQUIRE(h.call("POST", "/v2/lib/app/blobs/uploads/?mount=" + layer + "&from=app").status == 201);
+  REQUIRE(h.call("PUT", "/v2/lib/app/manifests/v1", body, kOciType).status == 201);
+  CHECK(h.call("GET", "/v2/_catalog").body == R"({"repositories":["app","lib/app"]})");
+  auto cat = h.call("GET", "/v2/_catalog?n=1");
+  CHECK(cat.body == R"({"repositories":["app"]})");
+  CHECK(cat.header("Link") == R"(</v2/_catalog?n=1&last=app>; rel="next")");
+}
+
+TEST_CASE("mount falls back to a session when the source lacks the blob") {
+  Harness h;
+  auto r = h.call("POST", "/v2/b/blobs/uploads/?mount=sha256:" + std::string(64, 'e') + "&from=a");
+  CHECK(r.status == 202);
+  CHECK(r.header("Location").find("/v2/b/blobs/uploads/") == 0);
+}
+
+TEST_CASE("referrers: subject header on push, listing with artifactType filter") {
+  Harness h;
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  auto image = manifest_for(config, layer, 2, 1);
+  auto image_digest = rs::digest_of(image).str();
+  REQUIRE(h.call("PUT", "/v2/app/manifests/v1", image, kOciType).status == 201);
+
+  auto subject = R"(,"artifactType":"application/vnd.example.sig","subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                 image_digest + R"(","size":)" + std::to_string(image.size()) + "}";
+  auto sig = manifest_for(config, layer, 2, 1, subject);
+  auto put = h.call("PUT", "/v2/app/manifests/" + rs::digest_of(sig).str(), sig, kOciType);
+  REQUIRE(put.status == 201);
+  CHECK(put.header("OCI-Subject") == image_digest);
+
+  auto list = h.call("GET", "/v2/app/referrers/" + image_digest);
+  REQUIRE(list.status == 200);
+  CHECK(list.header("Content-Type") == media::kOciIndex);
+  CHECK_THAT(list.body, Catch::Contains(rs::digest_of(sig).str()));
+  CHECK_THAT(list.body, Catch::Contains("application/vnd.example.sig"));
+
+  auto filtered = h.call("GET", "/v2/app/referrers/" + image_digest + "?artifactType=application/other");
+  CHECK(filtered.header("OCI-Filters-Applied") == "artifactType");
+  CHECK_THAT(filtered.body, !Catch::Contains(rs::digest_of(sig).str()));
+  CHECK(h.call("GET", "/v2/app/referrers/sha256:zz").status == 400);
+}
+
+TEST_CASE("hostile names and ids never reach the filesystem") {
+  Harness h;
+  for (const char* target : {"/v2/../../etc/blobs/uploads/", "/v2/%2e%2e/blobs/uploads/", "/v2/UP/blobs/uploads/"}) {
+    auto r = h.call("POST", target);
+    CHECK(r.status == 400);
+    CHECK(error_code(r) == "NAME_INVALID");
+  }
+  CHECK(h.call("GET", "/v2/app/blobs/uploads/..%2f..%2f..").status == 404);
+  CHECK(h.call("GET", "/v2/app/blobs/sha256:..%2f..").status == 400);
+  CHECK(h.files_under("") == 0);
+}
