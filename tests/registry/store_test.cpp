@@ -1,0 +1,121 @@
+#include "registry/store.hpp"
+
+#include "registry/filesystem_driver.hpp"
+#include "registry/paths.hpp"
+#include "temp_dir.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+using namespace rs::registry;
+
+namespace {
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+}  // namespace
+
+TEST_CASE("the layout on disk is registry:2's, link files without newline") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  auto id = store.create_upload("lib/app");
+  REQUIRE(id.ok());
+  auto w = store.open_upload("lib/app", *id);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->write("data", 4).ok());
+  auto d = rs::digest_of("data");
+  REQUIRE(store.commit_upload(std::move(*w), d).ok());
+  REQUIRE(store.put_manifest("lib/app", rs::digest_of("{}"), "{}").ok());
+  REQUIRE(store.tag("lib/app", "v1", rs::digest_of("{}")).ok());
+
+  auto v2 = dir.path / "docker/registry/v2";
+  CHECK(slurp(v2 / "blobs/sha256" / d.hex.substr(0, 2) / d.hex / "data") == "data");
+  CHECK(slurp(v2 / "repositories/lib/app/_layers/sha256" / d.hex / "link") == d.str());
+  auto m = rs::digest_of("{}");
+  CHECK(slurp(v2 / "repositories/lib/app/_manifests/revisions/sha256" / m.hex / "link") == m.str());
+  CHECK(slurp(v2 / "repositories/lib/app/_manifests/tags/v1/current/link") == m.str());
+  CHECK(slurp(v2 / "repositories/lib/app/_manifests/tags/v1/index/sha256" / m.hex / "link") == m.str());
+  CHECK(std::filesystem::is_empty(v2 / "repositories/lib/app/_uploads"));
+}
+
+TEST_CASE("an upload continues after a restart: the hash state is rebuilt from disk") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  std::string id;
+  {
+    Store before(driver);
+    id = *before.create_upload("app");
+    auto w = before.open_upload("app", id);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write("first half, ", 12).ok());
+  }
+  Store after(driver);
+  CHECK(*after.upload_size("app", id) == 12);
+  auto w = after.open_upload("app", id);
+  REQUIRE(w.ok());
+  REQUIRE((*w)->write("second half", 11).ok());
+  auto size = after.commit_upload(std::move(*w), rs::digest_of("first half, second half"));
+  REQUIRE(size.ok());
+  CHECK(*size == 23);
+}
+
+TEST_CASE("one upload is written by one request at a time") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  auto id = *store.create_upload("app");
+  auto first = store.open_upload("app", id);
+  REQUIRE(first.ok());
+  auto second = store.open_upload("app", id);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == rs::Errc::conflict);
+  CHECK(store.cancel_upload("app", id).error().code == rs::Errc::conflict);
+  first->reset();
+  CHECK(store.open_upload("app", id).ok());
+}
+
+TEST_CASE("two clients pushing the same blob at once both succeed") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  const std::string content(3 << 20, 'x');
+  const auto digest = rs::digest_of(content);
+  auto push = [&](const std::string& repo, bool* ok) {
+    auto id = store.create_upload(repo);
+    auto w = store.open_upload(repo, *id);
+    for (std::size_t i = 0; i < content.size(); i += 65536)
+      if (!(*w)->write(content.data() + i, 65536).ok()) return;
+    *ok = store.commit_upload(std::move(*w), digest).ok();
+  };
+  bool a = false, b = false;
+  std::thread t1(push, "one", &a), t2(push, "two", &b);
+  t1.join();
+  t2.join();
+  CHECK(a);
+  CHECK(b);
+  CHECK(*store.blob_size("one", digest) == content.size());
+  CHECK(*store.blob_size("two", digest) == content.size());
+}
+
+TEST_CASE("repositories are found at any depth, uploads alone do not list tags") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  auto m = rs::digest_of("{}");
+  for (const char* repo : {"a", "a/b", "x/y/z"}) {
+    REQUIRE(store.put_manifest(repo, m, "{}").ok());
+  }
+  REQUIRE(store.create_upload("only/uploads").ok());
+  auto repos = store.list_repositories();
+  REQUIRE(repos.ok());
+  CHECK(*repos == std::vector<std::string>{"a", "a/b", "x/y/z"});
+  CHECK(store.list_tags("only/uploads")->empty());
+  CHECK(store.list_tags("missing").error().code == rs::Errc::not_found);
+}
