@@ -207,9 +207,44 @@ net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& 
     if (ec) co_return false;
   }
   if (header_parser.is_done()) co_return true;
+  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+
+  if (!header_parser.chunked() && header_parser.content_length()) {
+    // A body of known length goes straight from the socket into the sink: no parser,
+    // no copy through the header buffer, reads as large as the chunk.
+    std::uint64_t left = *header_parser.content_length();
+    auto buffered = buffer_.data();
+    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffered.size()));
+    if (n > 0) {
+      received += n;
+      if (auto stop = sink.write(static_cast<const char*>(buffered.data()), n)) {
+        early = std::move(stop);
+        co_return false;
+      }
+      buffer_.consume(n);
+      left -= n;
+    }
+    while (left > 0) {
+      arm(server_.options.io_timeout);
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBodyChunk));
+      n = co_await socket_.async_read_some(net::buffer(chunk_.get(), want), redirect(ec));
+      if (n > 0) {
+        received += n;
+        left -= n;
+        if (auto stop = sink.write(chunk_.get(), n)) {
+          early = std::move(stop);
+          co_return false;
+        }
+      }
+      if (ec) co_return false;
+    }
+    co_return true;
+  }
+
+  // Chunked transfer encoding: Beast's parser removes the framing.
+  buffer_.reserve(64 * 1024);
   http::request_parser<http::buffer_body> parser(std::move(header_parser));
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk_.get();
