@@ -28,6 +28,37 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr auto kCommandTimeout = 30s;
+
+// Set by SIGINT/SIGTERM/SIGHUP while `up` runs: it stops at the next step and cleans up.
+volatile sig_atomic_t g_interrupted = 0;
+void on_interrupt(int) { g_interrupted = 1; }
+
+Result<void> check_interrupted() {
+  if (g_interrupted) return make_error(Errc::conflict, "interrupted");
+  return ok();
+}
+
+// Installs on_interrupt for the lifetime of `up`, restores the previous handlers after.
+class InterruptScope {
+ public:
+  InterruptScope() {
+    g_interrupted = 0;
+    struct sigaction sa {};
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;  // no SA_RESTART: a blocking poll returns and sees the flag
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &sa, &old_[i]);
+  }
+  ~InterruptScope() {
+    for (int i = 0; i < 3; ++i) sigaction(kSignals[i], &old_[i], nullptr);
+  }
+  InterruptScope(const InterruptScope&) = delete;
+  InterruptScope& operator=(const InterruptScope&) = delete;
+
+ private:
+  static constexpr int kSignals[3] = {SIGINT, SIGTERM, SIGHUP};
+  struct sigaction old_[3] {};
+};
 constexpr auto kStopTimeout = 30s;
 
 struct Tool {
@@ -275,7 +306,18 @@ std::vector<std::string> nspawn_argv(const NodePlan& node, const LabPaths& paths
 Result<std::string> tail_of(const std::string& path, std::size_t lines) {
   auto text = read_file(path, 1 << 20);
   if (!text) return text.error();
-  std::string t = *text;
+  // Drop the console's colour sequences (ESC [ ... m).
+  std::string t;
+  for (std::size_t i = 0; i < text->size(); ++i) {
+    if ((*text)[i] == '\x1b' && i + 1 < text->size() && (*text)[i + 1] == '[') {
+      auto m = text->find('m', i);
+      if (m != std::string::npos && m - i < 16) {
+        i = m;
+        continue;
+      }
+    }
+    t += (*text)[i];
+  }
   std::size_t pos = t.size();
   for (std::size_t i = 0; i <= lines && pos > 0; ++i) {
     pos = t.rfind('\n', pos - 1);
@@ -356,14 +398,19 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      std::string waiting;
-      for (std::size_t i = 0; i < plan.nodes.size(); ++i)
-        if (!ready[i]) waiting += (waiting.empty() ? "" : ", ") + plan.nodes[i].host;
+      std::string waiting, consoles;
+      for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
+        if (ready[i]) continue;
+        waiting += (waiting.empty() ? "" : ", ") + plan.nodes[i].host;
+        if (auto tail = tail_of(paths.node_dir(plan.nodes[i].host) + "/console.log", 6); tail && !tail->empty())
+          consoles += "\n--- console of " + plan.nodes[i].host + ", last lines:" + *tail;
+      }
       return make_error(Errc::timeout, "nodes did not finish booting within " +
                                            std::to_string(options.boot_timeout.count()) + " s: " + waiting +
-                                           " (console: " + paths.dir + "/nodes/HOST/console.log)");
+                                           " (--boot-timeout raises the limit)" + consoles);
     }
     int n = poll(fds.data(), fds.size(), static_cast<int>(left.count()));
+    if (auto r = check_interrupted(); !r) return r;
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error("poll", errno);
     for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
@@ -378,8 +425,7 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
         std::string log = paths.node_dir(plan.nodes[i].host) + "/console.log";
         auto tail = tail_of(log, 8);
         return make_error(Errc::unavailable, "node '" + plan.nodes[i].host + "': systemd-nspawn exited during boot" +
-                                                 (tail ? ":\n" + *tail : std::string()) + "\n(full log: " + log +
-                                                 ")");
+                                                 (tail ? "; its last lines:" + *tail : std::string()));
       }
     }
   }
@@ -487,10 +533,30 @@ Result<std::string> cached_rootfs() {
   return rootfs;
 }
 
+Result<std::string> ensure_rootfs(const Progress& progress) {
+  auto cached = cached_rootfs();
+  if (cached) return cached;
+  std::string script;
+  if (const char* env = std::getenv("RS_LAB_ROOTFS_SCRIPT"); env && *env) {
+    script = env;
+  } else {
+    std::error_code ec;
+    auto exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) script = (exe.parent_path().parent_path() / "scripts" / "lab-rootfs.sh").string();
+  }
+  if (script.empty() || access(script.c_str(), X_OK) != 0) return cached.error();
+  progress("building the node root filesystem once (debootstrap, about 2 minutes): " + script);
+  auto rc = run_attached({script}, std::chrono::minutes(20));
+  if (!rc) return rc.error();
+  if (*rc != 0)
+    return make_error(Errc::unavailable, "'" + script + "' failed with exit code " + std::to_string(*rc));
+  return cached_rootfs();
+}
+
 Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progress& progress) {
   auto started = std::chrono::steady_clock::now();
   const LabPaths paths = LabPaths::of(plan.name);
-  auto rootfs = cached_rootfs();
+  auto rootfs = ensure_rootfs(progress);
   if (!rootfs) return rootfs.error();
 
   struct stat st {};
@@ -520,6 +586,7 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
   for (const auto& n : plan.nodes) state.nodes.push_back(NodeState{n.host, n.address, n.netns, 0, 0, 0, 0, false});
   if (auto r = write_state(paths, state); !r) return r.error();
 
+  InterruptScope interrupt_scope;
   auto attempt = [&]() -> Result<void> {
     progress("network: switch, controller " + plan.controller_address + ", " + std::to_string(plan.nodes.size()) +
              " node namespace(s) on " + [&] {
@@ -529,6 +596,7 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
              }());
     if (auto r = create_network(plan, state, paths); !r) return r.error().with_context("network");
 
+    if (auto r = check_interrupted(); !r) return r;
     progress("keys: the lab's ssh key and a host key per node");
     auto keygen = run_checked({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "registry-setup-lab-" + plan.name,
                                "-f", paths.key()},
@@ -537,6 +605,7 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
     auto lab_key = read_public_key(paths.key() + ".pub");
     if (!lab_key) return lab_key.error();
 
+    if (auto r = check_interrupted(); !r) return r;
     progress("nodes: overlays on " + *rootfs);
     std::vector<std::string> host_keys;
     for (const auto& node : plan.nodes) {
@@ -552,15 +621,16 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
     }
     if (auto r = write_controller_files(plan, paths, host_keys); !r) return r;
 
+    if (auto r = check_interrupted(); !r) return r;
     progress("booting " + std::to_string(plan.nodes.size()) + " node(s): systemd, docker, sshd (systemd-nspawn)");
     if (auto r = boot_nodes(plan, state, paths, options, progress); !r) return r;
+    if (auto r = check_interrupted(); !r) return r;
     state.phase = "up";
     return write_state(paths, state);
   };
 
   if (auto r = attempt(); !r) {
-    progress("failed: " + r.error().message);
-    progress("removing what was made");
+    progress("failed; removing what was made");
     teardown(state, paths, [&](const std::string& line) { progress("  " + line); }).ok();
     return r.error();
   }

@@ -28,6 +28,10 @@ struct UpOptions {
 Result<void> preflight();
 // The cached root filesystem, or an error saying how to build it.
 Result<std::string> cached_rootfs();
+// As cached_rootfs, but builds the cache first when it is missing, with the project's
+// scripts/lab-rootfs.sh found next to the executable (build/../scripts) or at
+// $RS_LAB_ROOTFS_SCRIPT (debootstrap, about 2 minutes, once).
+Result<std::string> ensure_rootfs(const Progress& progress);
 
 // Creates namespaces, bridge, overlays, keys; boots the nodes and waits until each has
 // finished booting with docker.service and ssh.service active. On failure everything made

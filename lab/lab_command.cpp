@@ -48,7 +48,8 @@ const char* kLabHelp =
     "  -v                  more log output\n"
     "  -h, --help          this help, or 'registry-setup lab <command> --help'\n"
     "\n"
-    "The node root filesystem is built once by scripts/lab-rootfs.sh (debootstrap) and cached in\n"
+    "The node root filesystem is built once by scripts/lab-rootfs.sh (debootstrap; `lab up` runs\n"
+    "it when the cache is missing) and cached in\n"
     "/var/cache/registry-setup/rootfs-bookworm ($RS_LAB_CACHE); state lives in\n"
     "/run/registry-setup/lab/NAME ($RS_LAB_RUN_DIR).\n"
     "\n"
@@ -171,6 +172,7 @@ int up_command(const std::vector<std::string>& argv) {
   auto plan = make_plan(p.name, *hosts, prefix);
   if (!plan) return fail("up", plan.error().with_context(options.inventory));
   if (auto r = preflight(); !r) return fail("up", r.error());
+  if (auto r = ensure_rootfs(print_progress); !r) return fail("up", r.error());
 
   print_progress("lab '" + p.name + "': " + std::to_string(plan->nodes.size()) + " node(s) from " +
                  options.inventory);

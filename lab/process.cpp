@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -166,6 +168,44 @@ Result<CommandResult> run_checked(const std::vector<std::string>& argv, std::chr
                                     (err.empty() ? std::string() : ": " + err));
   }
   return r;
+}
+
+Result<int> run_attached(const std::vector<std::string>& argv, std::chrono::milliseconds timeout) {
+  if (argv.empty()) return make_error(Errc::invalid_argument, "empty command");
+  std::string program = find_program(argv[0]);
+  if (program.empty()) return make_error(Errc::not_found, "'" + argv[0] + "' is not installed (not found in PATH)");
+  auto c_argv = to_c_argv(argv, program);
+  std::fflush(stdout);
+  pid_t pid = fork();
+  if (pid < 0) return errno_error("fork", errno);
+  if (pid == 0) {
+    close_other_fds();
+    execv(program.c_str(), c_argv.data());
+    _exit(127);
+  }
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  bool timed_out = false;
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) {
+        timed_out = true;
+        break;
+      }
+      int n = poll(&p, 1, static_cast<int>(left.count()));
+      if (n > 0) break;
+      if (n < 0 && errno != EINTR) break;
+    }
+    close(pidfd);
+  }
+  if (timed_out) kill(pid, SIGKILL);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (timed_out) return make_error(Errc::timeout, quote(describe(argv)) + " did not finish in time");
+  return decode_status(status);
 }
 
 Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,

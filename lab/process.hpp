@@ -37,6 +37,10 @@ Result<pid_t> spawn_detached(const std::vector<std::string>& argv,
                              const std::map<std::string, std::string>& env,
                              const std::string& log_path);
 
+// Runs argv with this process's stdin, stdout and stderr and waits (killing it after the
+// timeout). Returns its exit code.
+Result<int> run_attached(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
+
 // The full path of a program (PATH, then /usr/sbin and /sbin), or empty when absent.
 std::string find_program(const std::string& name);
 
