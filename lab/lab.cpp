@@ -444,6 +444,18 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
   return ok();
 }
 
+// The network namespaces on the machine named as this lab's.
+std::vector<std::string> lab_netns_on_machine(const std::string& lab_name) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  const std::string dot = "rslab-" + lab_name + ".", underscore = "rslab-" + lab_name + "_";
+  for (const auto& entry : fs::directory_iterator("/run/netns", ec)) {
+    std::string name = entry.path().filename().string();
+    if (name.rfind(dot, 0) == 0 || name.rfind(underscore, 0) == 0) out.push_back(name);
+  }
+  return out;
+}
+
 // Stops, unmounts and deletes whatever `state` records; keeps going after a failure and
 // reports the first one.
 Result<void> teardown(LabState& state, const LabPaths& paths, const Progress& progress) {
@@ -491,6 +503,9 @@ Result<void> teardown(LabState& state, const LabPaths& paths, const Progress& pr
     if (!netns_exists(*it)) continue;
     note(ip({"netns", "del", *it}));
   }
+  // Also a namespace created just before an interrupted `up` could record it: the names
+  // "rslab-NAME." and "rslab-NAME_" belong to this lab alone (lab names have no '.' or '_').
+  for (const auto& ns : lab_netns_on_machine(state.name)) note(ip({"netns", "del", ns}));
   state.netns.clear();
 
   // Never delete through a mount: only remove the directory when nothing is mounted below.
@@ -565,8 +580,9 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
                                                 "); 'registry-setup lab down --name " + plan.name + "' first");
   for (const auto& ns : plan.all_netns())
     if (netns_exists(ns))
-      return make_error(Errc::already_exists, "network namespace '" + ns + "' already exists (not made by this lab's "
-                                              "state); remove it with 'ip netns del " + ns + "'");
+      return make_error(Errc::already_exists, "network namespace '" + ns + "' already exists (left by an "
+                                              "interrupted run?); 'registry-setup lab down --name " + plan.name +
+                                              "' removes it");
   if (!mounts_under(paths.dir).empty())
     return make_error(Errc::conflict, "something is still mounted under " + paths.dir);
   std::error_code ec;
@@ -642,9 +658,14 @@ Result<void> down(const std::string& lab_name, const Progress& progress) {
   const LabPaths paths = LabPaths::of(lab_name);
   auto state = read_state(paths);
   if (!state) {
-    if (state.error().code == Errc::not_found)
+    if (state.error().code != Errc::not_found) return state.error();
+    // No state: remove what an interrupted `up` may have left (namespaces, directory).
+    struct stat st {};
+    if (lab_netns_on_machine(lab_name).empty() && stat(paths.dir.c_str(), &st) != 0)
       return make_error(Errc::not_found, "lab '" + lab_name + "' is not up (no " + paths.state() + ")");
-    return state.error();
+    LabState leftovers;
+    leftovers.name = lab_name;
+    state = leftovers;
   }
   auto started = std::chrono::steady_clock::now();
   if (auto r = teardown(*state, paths, progress); !r) return r;
