@@ -344,19 +344,32 @@ Result<void> remount_cgroups_rw(pid_t leader) {
   return ok();
 }
 
+// Waits for docker and sshd through systemd itself: `systemctl start` of an active unit
+// returns at once, of a starting or restarting one when its job ends, and fails for a
+// unit that cannot start. Then each must be active on its own (`is-active` of several
+// units succeeds when any one is).
 Result<void> check_services(const NodeState& node) {
-  auto r = run_command({"nsenter", "-t", std::to_string(node.leader_pid), "-a", "systemctl", "is-active",
-                        "docker.service", "ssh.service"},
-                       kCommandTimeout);
-  if (!r) return r.error();
-  if (r->exit_code == 0) return ok();
-  auto failed = run_command({"nsenter", "-t", std::to_string(node.leader_pid), "-a", "systemctl", "--failed",
-                             "--no-legend", "--plain"},
-                            kCommandTimeout);
-  std::string detail = failed ? failed->out : std::string();
-  while (!detail.empty() && detail.back() == '\n') detail.pop_back();
-  return make_error(Errc::unavailable, "node '" + node.host + "': docker.service or ssh.service is not active" +
-                                           (detail.empty() ? std::string() : " (failed: " + detail + ")"));
+  const std::string leader = std::to_string(node.leader_pid);
+  auto started = run_command({"nsenter", "-t", leader, "-a", "systemctl", "start", "docker.service", "ssh.service"},
+                             kCommandTimeout);
+  if (!started) return started.error().with_context("node '" + node.host + "'");
+  std::string inactive;
+  for (const char* unit : {"docker.service", "ssh.service"}) {
+    auto r = run_command({"nsenter", "-t", leader, "-a", "systemctl", "is-active", unit}, kCommandTimeout);
+    if (!r) return r.error().with_context("node '" + node.host + "'");
+    if (r->exit_code == 0) continue;
+    std::string state = r->out;
+    while (!state.empty() && state.back() == '\n') state.pop_back();
+    auto journal = run_command({"nsenter", "-t", leader, "-a", "journalctl", "_SYSTEMD_UNIT=" + std::string(unit), "-n",
+                                "3", "-o", "cat", "--no-pager"},
+                               kCommandTimeout);
+    std::string detail = journal ? journal->out : std::string();
+    while (!detail.empty() && detail.back() == '\n') detail.pop_back();
+    inactive += "\n  " + std::string(unit) + " is " + (state.empty() ? "not active" : state) +
+                (detail.empty() ? std::string() : "; its last log lines:\n" + detail);
+  }
+  if (!inactive.empty()) return make_error(Errc::unavailable, "node '" + node.host + "':" + inactive);
+  return ok();
 }
 
 // Boots every node in parallel and waits for each READY=1.

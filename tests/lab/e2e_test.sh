@@ -100,7 +100,7 @@ check "a second apply exits 0 and changes nothing" \
 
 lab down; rc=$?
 check "lab down exits 0" "[ $rc -eq 0 ]"
-check "no lab namespace is left" "! ip netns list | grep -q 'rslab-$name[._]'"
+check "no lab namespace is left" "! ip netns list | grep -q 'rslab-${name}[._]'"
 check "no mount is left" "! grep -q ' $state_dir' /proc/self/mountinfo"
 check "no lab address in the machine's namespace" "! ip -o addr show | grep -q ' 192\.168\.1\.1[12]/'"
 exit $fail

@@ -30,6 +30,12 @@ all:
     clients: {hosts: {node-b: {ansible_host: $b}}}
 YAML
 
+# A node whose docker cannot start: up fails with exit 2, names the unit, leaves nothing.
+lab up "$work/inventory.yml" --docker-opts=--no-such-docker-flag >/dev/null 2>"$work/err"; rc=$?
+check "lab up with a broken node exits 2 naming docker.service" "[ $rc -eq 2 ] && grep -q 'docker.service' '$work/err'"
+check "a failed lab up leaves no namespace, mount or state" \
+  "! ip netns list | grep -q 'rslab-${name}[._]' && ! grep -q ' $state_dir' /proc/self/mountinfo && [ ! -e '$state_dir' ]"
+
 start=$(date +%s%N)
 lab up "$work/inventory.yml" --docker-opts=--ip-forward=false; rc=$?
 echo "lab up took $(( ($(date +%s%N) - start) / 1000000 )) ms"
@@ -85,7 +91,7 @@ check "ip route get $a in the machine's namespace does not use a lab interface (
   "! grep -qE 'dev (br0|ctl|n[0-9]+) ' <<<'$route' && ! ip -o link show | grep -qE ': (br0|ctl|n[0-9]+)[@:]'"
 others=0
 for ns in $(ip netns list | awk '{print $1}'); do
-  case "$ns" in rslab-$name[._]*) ;; *) ip -n "$ns" -o addr show 2>/dev/null | grep -q " $net\." && others=1 ;; esac
+  case "$ns" in rslab-${name}[._]*) ;; *) ip -n "$ns" -o addr show 2>/dev/null | grep -q " $net\." && others=1 ;; esac
 done
 check "no other namespace holds a lab address" "[ $others -eq 0 ]"
 for ns in rslab-${name}_switch rslab-${name}_controller rslab-$name.node-a rslab-$name.node-b; do
@@ -99,7 +105,7 @@ start=$(date +%s%N)
 lab down; rc=$?
 echo "lab down took $(( ($(date +%s%N) - start) / 1000000 )) ms"
 check "lab down exits 0" "[ $rc -eq 0 ]"
-check "no lab namespace is left" "! ip netns list | grep -q 'rslab-$name[._]'"
+check "no lab namespace is left" "! ip netns list | grep -q 'rslab-${name}[._]'"
 check "no mount is left under $state_dir" "! grep -q ' $state_dir' /proc/self/mountinfo"
 check "the state directory is gone" "[ ! -e '$state_dir' ]"
 alive() {  # a recorded PID still running (a zombie waiting for PID 1 to reap it counts as gone)

@@ -44,7 +44,7 @@ TEST_CASE("run_command collects output and exit codes, and enforces its timeout"
   CHECK(slow.error().code == rs::Errc::timeout);
 }
 
-TEST_CASE("processes are recognised by PID and start time; wait_for_exit sees exits") {
+TEST_CASE("processes are recognised by PID and start time, and wait_for_exit sees exits") {
   auto own = process_start_time(::getpid());
   REQUIRE(own);
   CHECK(process_matches(::getpid(), *own));
