@@ -7,7 +7,7 @@
 # As root. RS_DEMO_KEEP=1 leaves the lab up afterwards (registry-setup lab down --name demo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=$PWD/build/registry-setup
+bin=${RS_BIN:-$PWD/build/registry-setup}
 inventory=examples/two-host/inventory.yml
 registry=192.168.1.11:5000
 image=$registry/demo/busybox:1
