@@ -1,5 +1,7 @@
 #include "lab/process.hpp"
 
+#include "core/log.hpp"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -82,6 +84,7 @@ Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chr
   if (argv.empty()) return make_error(Errc::invalid_argument, "empty command");
   std::string program = find_program(argv[0]);
   if (program.empty()) return make_error(Errc::not_found, "'" + argv[0] + "' is not installed (not found in PATH)");
+  rs::log::get("lab")->debug("run: {}", describe(argv));
 
   int in_pipe[2], out_pipe[2], err_pipe[2];
   if (pipe2(in_pipe, O_CLOEXEC) != 0) return errno_error("pipe", errno);
@@ -220,6 +223,7 @@ Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::ma
     close(log_fd);
     return errno_error("open '/dev/null'", errno);
   }
+  rs::log::get("lab")->debug("start: {} (output in {})", describe(argv), log_path);
   auto c_argv = to_c_argv(argv, program);
   std::vector<std::string> env_strings;
   for (const auto& [k, v] : env) env_strings.push_back(k + "=" + v);

@@ -13,6 +13,9 @@
 
 namespace rs::lab {
 
+// The bound on a helper command (ip, ssh-keygen, nsenter ... systemctl).
+constexpr std::chrono::milliseconds kCommandTimeout{30000};
+
 struct CommandResult {
   int exit_code = -1;  // 128 + signal when killed by a signal
   std::string out;

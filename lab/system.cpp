@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <sstream>
 
@@ -275,6 +276,13 @@ Result<void> in_netns(const std::string& netns, const std::function<Result<void>
 bool netns_exists(const std::string& netns) {
   struct stat st {};
   return stat(("/run/netns/" + netns).c_str(), &st) == 0;
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point start) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+  char buffer[32];
+  std::snprintf(buffer, sizeof buffer, "%.1f s", static_cast<double>(ms) / 1000.0);
+  return buffer;
 }
 
 }  // namespace rs::lab

@@ -49,4 +49,7 @@ Result<void> unmount(const std::string& target);
 Result<void> in_netns(const std::string& netns, const std::function<Result<void>()>& fn);
 bool netns_exists(const std::string& netns);
 
+// "1.3 s": the time since start, for progress lines.
+std::string seconds_since(std::chrono::steady_clock::time_point start);
+
 }  // namespace rs::lab
