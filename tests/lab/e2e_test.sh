@@ -2,7 +2,9 @@
 # The seed scenario end to end on examples/two-host/inventory.yml (issue 5), with an
 # assertion at every step. Needs `registry-setup apply` (issue 4) and `serve` (issue 3):
 # skipped (77) unless RS_E2E=1, and without root or the cached root filesystem.
-#   RS_E2E=1 ctest -R e2e --output-on-failure        (from build/)
+#   RS_E2E=1 ctest -L e2e --output-on-failure        (from build/)
+# Until apply lands, the harness itself can be checked with a stand-in for it:
+#   RS_E2E=1 tests/lab/e2e_test.sh tests/lab/apply_standin.sh
 # Assumptions about apply, to adjust when it lands: `--limit PATTERN` limits to a group,
 # the recap prints `changed=N` per host, the registry unit's name contains "registry"
 # (or set RS_E2E_REGISTRY_UNIT).
