@@ -146,6 +146,29 @@ std::optional<int> parse(const std::string& sub, const std::vector<std::string>&
   return std::nullopt;
 }
 
+// Splits `[options] [HOST] CMD...` where the command starts at the first word that is not
+// an option (after `positionals_before` positional words) or after `--`, so that the
+// command's own options (`ssh -v`) are never taken for the lab's.
+std::pair<std::vector<std::string>, std::vector<std::string>> split_command(const std::vector<std::string>& argv,
+                                                                            std::size_t positionals_before) {
+  std::vector<std::string> head;
+  std::size_t positionals = 0;
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    const std::string& a = argv[i];
+    if (a == "--") return {head, std::vector<std::string>(argv.begin() + static_cast<long>(i) + 1, argv.end())};
+    if (a.size() > 1 && a[0] == '-') {
+      head.push_back(a);
+      if (a == "--name" && i + 1 < argv.size()) head.push_back(argv[++i]);
+      continue;
+    }
+    if (positionals == positionals_before)
+      return {head, std::vector<std::string>(argv.begin() + static_cast<long>(i), argv.end())};
+    head.push_back(a);
+    ++positionals;
+  }
+  return {head, {}};
+}
+
 int up_command(const std::vector<std::string>& argv) {
   Parsed p;
   if (auto rc = parse("up", argv, {"--prefix", "--docker-opts", "--boot-timeout"}, kUpHelp, p)) return *rc;
@@ -231,10 +254,9 @@ int status_command(const std::vector<std::string>& argv) {
 
 int exec_command(const std::vector<std::string>& argv) {
   Parsed p;
-  if (auto rc = parse("exec", argv, {}, kExecHelp, p)) return *rc;
-  if (p.args.positionals.empty()) return usage("exec", "expected HOST -- CMD", kExecHelp);
-  std::vector<std::string> command(p.args.positionals.begin() + 1, p.args.positionals.end());
-  command.insert(command.end(), p.args.rest.begin(), p.args.rest.end());
+  auto [head, command] = split_command(argv, 1);
+  if (auto rc = parse("exec", head, {}, kExecHelp, p)) return *rc;
+  if (p.args.positionals.size() != 1) return usage("exec", "expected HOST -- CMD", kExecHelp);
   if (command.empty()) return usage("exec", "expected a command after HOST --", kExecHelp);
   auto state = load(p.name);
   if (!state) return fail("exec", state.error());
@@ -252,9 +274,8 @@ int exec_command(const std::vector<std::string>& argv) {
 
 int run_command_in_controller(const std::vector<std::string>& argv) {
   Parsed p;
-  if (auto rc = parse("run", argv, {}, kRunHelp, p)) return *rc;
-  std::vector<std::string> command = p.args.positionals;
-  command.insert(command.end(), p.args.rest.begin(), p.args.rest.end());
+  auto [head, command] = split_command(argv, 0);
+  if (auto rc = parse("run", head, {}, kRunHelp, p)) return *rc;
   if (command.empty()) return usage("run", "expected -- CMD", kRunHelp);
   auto state = load(p.name);
   if (!state) return fail("run", state.error());

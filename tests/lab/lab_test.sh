@@ -73,6 +73,9 @@ check "node-a reaches node-b's sshd at $b with the lab key (got: $out)" "[ '$out
 # The controller: ssh by name and by address, host keys checked strictly.
 check "lab run: ssh node-a by name" "[ \"\$(lab run -- ssh node-a hostname)\" = node-a ]"
 check "lab run: ssh root@$b by address" "[ \"\$(lab run -- ssh root@$b hostname)\" = node-b ]"
+check "lab run without --: the command's own options stay its own" \
+  "[ \"\$(lab run ssh -o LogLevel=QUIET node-b hostname)\" = node-b ]"
+check "lab exec without --" "[ \"\$(lab exec node-a ls -d /etc)\" = /etc ]"
 check "lab run: the controller has no default route" "[ -z \"\$(lab run -- ip route show default)\" ]"
 check "lab run: RS_LAB_SSH_CONFIG is set" "lab run -- sh -c 'test -f \"\$RS_LAB_SSH_CONFIG\"'"
 
