@@ -292,18 +292,18 @@ Result<std::vector<Digest>> Store::list_manifests(const std::string& repo) {
   return out;
 }
 
-bool Store::repository_exists(const std::string& repo) {
-  for (const char* sub : {"/_manifests", "/_layers", "/_uploads"})
-    if (auto st = driver_.stat(paths::repository(repo) + sub); st && st->is_dir) return true;
-  return false;
+bool Store::repository_has_manifests(const std::string& repo) {
+  auto st = driver_.stat(paths::repository(repo) + "/_manifests");
+  return st && st->is_dir;
 }
 
 Result<std::vector<std::string>> Store::list_tags(const std::string& repo) {
-  if (!repository_exists(repo)) return make_error(Errc::not_found, "repository unknown");
+  // A repository holding only blobs is unknown here, as in registry:2; one with
+  // manifests but no tags has an empty list.
   std::vector<std::string> tags;
   auto names = driver_.list(paths::tags_dir(repo));
   if (!names) {
-    if (names.error().code == Errc::not_found) return tags;
+    if (names.error().code == Errc::not_found && repository_has_manifests(repo)) return tags;
     return names.error();
   }
   for (auto& n : *names)

@@ -88,7 +88,7 @@ class Store {
   // Listings, sorted. Errc::not_found for a repository that does not exist.
   Result<std::vector<std::string>> list_tags(const std::string& repo);
   Result<std::vector<std::string>> list_repositories();
-  bool repository_exists(const std::string& repo);
+  bool repository_has_manifests(const std::string& repo);
 
  private:
   friend class UploadWriter;
