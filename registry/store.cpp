@@ -79,20 +79,17 @@ Result<Digest> Store::read_link(const std::string& path) {
   return d;
 }
 
-Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size) {
+Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm) {
   auto reader = driver_.reader(path);
   if (!reader) return reader.error();
   Hasher h(algorithm);
   std::vector<char> buf(1 << 20);
-  std::uint64_t total = 0;
   while (true) {
     auto n = (*reader)->read(buf.data(), buf.size());
     if (!n) return n.error();
     if (*n == 0) break;
     h.update(buf.data(), *n);
-    total += *n;
   }
-  if (size) *size = total;
   return h.digest();
 }
 
@@ -188,7 +185,7 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
   if (expected.algorithm == writer->state_->hasher.algorithm()) {
     actual = writer->state_->hasher.digest();
   } else {
-    auto d = hash_file(data, expected.algorithm, nullptr);
+    auto d = hash_file(data, expected.algorithm);
     if (!d) return d.error();
     actual = *d;
   }

@@ -94,7 +94,7 @@ class Store {
   friend class UploadWriter;
   void release_upload(UploadWriter& writer);
   Result<Digest> read_link(const std::string& path);
-  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size);
+  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm);
 
   StorageDriver& driver_;
   std::mutex uploads_mutex_;
