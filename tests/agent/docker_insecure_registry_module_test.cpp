@@ -117,7 +117,7 @@ TEST_CASE("docker: daemon-json merges and keeps every other key") {
   CHECK(again->empty());
 }
 
-TEST_CASE("docker: daemon-json refuses when the unit passes the flag; invalid JSON is an error") {
+TEST_CASE("docker: daemon-json refuses when the unit passes the flag, invalid JSON is an error") {
   FakeHost h;
   auto argv = debian_docker_exec_start();
   argv.insert(argv.end(), {"--insecure-registry", "10.0.0.1:5000"});

@@ -8,7 +8,7 @@ using namespace rs::agent;
 using namespace rs::agent::test;
 using rs::Result;
 
-TEST_CASE("registry_service: installs binary and unit, enables, starts, probes; then clean") {
+TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, then clean") {
   FakeHost h;
   TempDir src;
   write_text(src.path / "registry-setup", "#!binary v1");
