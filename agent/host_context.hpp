@@ -41,6 +41,7 @@ class HostContext {
   struct Written {
     std::string path;
     std::optional<std::string> before;
+    unsigned mode = 0644;  // as this run wrote it; the restore uses it too
   };
   const std::vector<Written>& written() const { return written_; }
 
