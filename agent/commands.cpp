@@ -1,6 +1,7 @@
 #include "agent/commands.hpp"
 
 #include "agent/apply.hpp"
+#include "agent/debug_log.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 
@@ -37,6 +38,11 @@ int not_built(const char* name) {
 }
 
 }  // namespace
+
+void debug_log(const std::string& message) {
+  // Loggers exist once main has set them up; unit tests have none.
+  if (auto log = spdlog::get("agent")) log->debug("{}", message);
+}
 
 int apply_command(const std::vector<std::string>& argv) {
   ArgSpec spec{{"--check", "--diff", "--json", "-v", "-h", "--help"}, {"--playbook", "--limit", "--forks"}};

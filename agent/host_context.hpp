@@ -48,6 +48,7 @@ class HostContext {
   // Set when a unit file or drop-in changed, so the systemd module reloads.
   bool unit_files_changed = false;
   RegistryProbe probe_registry;
+  int probe_attempts = 10;  // 300 ms apart
   // Path of the registry-setup binary to copy to hosts.
   std::string self_binary = "/proc/self/exe";
 
