@@ -5,6 +5,7 @@
 #include "core/args.hpp"
 #include "core/log.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -76,6 +77,8 @@ int apply_command(const std::vector<std::string>& argv) {
     options.forks = *n;
   }
   log::init(options.verbosity);
+  // A closed stdout (`| head`) must not kill the run halfway through a host's changes.
+  std::signal(SIGPIPE, SIG_IGN);
   TransportConnector connector;
   return run_apply(options, connector, std::cout, std::cerr);
 }
