@@ -1,0 +1,34 @@
+// Runs a command as an argv vector (never a shell string) with a timeout.
+#pragma once
+
+#include "core/result.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace rs::agent {
+
+struct CommandResult {
+  int exit_code = 0;
+  std::string out;
+  std::string err;
+};
+
+inline constexpr std::chrono::milliseconds kDefaultCommandTimeout{60000};
+
+class CommandRunner {
+ public:
+  virtual ~CommandRunner() = default;
+  // Runs argv with `input` on stdin. A non-zero exit is a value in CommandResult; a program
+  // that cannot start is Errc::not_found, one that outlives the timeout is killed and
+  // reported as Errc::timeout.
+  virtual Result<CommandResult> run(const std::vector<std::string>& argv, const std::string& input = {},
+                                    std::chrono::milliseconds timeout = kDefaultCommandTimeout) = 0;
+};
+
+// "cmd 'a b'": for messages and for the remote shell ssh hands its command to.
+std::string shell_quote(const std::string& word);
+std::string shell_join(const std::vector<std::string>& argv);
+
+}  // namespace rs::agent

@@ -1,0 +1,34 @@
+// sysctl: a kernel parameter live (/proc/sys) and persisted in a file of its own under
+// /etc/sysctl.d/; warns when a later file or /etc/sysctl.conf overrides it.
+#pragma once
+
+#include "agent/module.hpp"
+
+namespace rs::agent {
+
+class SysctlAction : public Action {
+ public:
+  SysctlAction(std::string key, std::string value, std::string file)
+      : key_(std::move(key)), value_(std::move(value)), file_(std::move(file)) {}
+
+  Result<Diff> check(HostContext& host) override;
+  Result<void> apply(HostContext& host, const Diff& diff) override;
+  std::string summary() const override { return key_ + " = " + value_; }
+
+ private:
+  std::string proc_path() const;
+  std::string desired_file(const std::optional<std::string>& current) const;
+
+  std::string key_;
+  std::string value_;
+  std::string file_;
+};
+
+inline constexpr const char* kSysctlFile = "/etc/sysctl.d/90-registry-setup.conf";
+
+std::unique_ptr<Action> make_sysctl_action(Params& params);
+
+// The value a sysctl.conf-format text sets for key, if any (the last assignment wins).
+std::optional<std::string> sysctl_setting(const std::string& text, const std::string& key);
+
+}  // namespace rs::agent
