@@ -43,7 +43,7 @@ class Parser {
     if (!node.IsMap()) return problem(node, key, "vars must be a mapping");
     for (auto it = node.begin(); it != node.end(); ++it) {
       auto name = it->first.as<std::string>();
-      into[name] = Var{it->second, file_, line_of(it->first), key + "." + name};
+      set_var(into, name, Var{it->second, file_, line_of(it->first), key + "." + name});
     }
   }
 
@@ -244,15 +244,15 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
       if (std::find(group.hosts.begin(), group.hosts.end(), name) != group.hosts.end()) add(gname);
     host.groups.insert("all");
 
-    for (const auto& [k, v] : defaults()) host.vars[k] = Var{YAML::Node(v), "(default)", 0, k};
+    for (const auto& [k, v] : defaults()) set_var(host.vars, k, Var{YAML::Node(v), "(default)", 0, k});
     std::vector<const InventoryGroup*> ordered;
     for (const auto& g : host.groups) ordered.push_back(&inv.groups_.at(g));
     std::stable_sort(ordered.begin(), ordered.end(), [](const InventoryGroup* a, const InventoryGroup* b) {
       return a->depth != b->depth ? a->depth < b->depth : a->name < b->name;
     });
     for (const auto* g : ordered)
-      for (const auto& [k, v] : g->vars) host.vars[k] = v;
-    for (const auto& [k, v] : parser.host_vars_[name]) host.vars[k] = v;
+      for (const auto& [k, v] : g->vars) set_var(host.vars, k, v);
+    for (const auto& [k, v] : parser.host_vars_[name]) set_var(host.vars, k, v);
 
     validate_host(host, problems);
     host.connection = host.var_string("ansible_connection", "ssh") == "local" ? Connection::local : Connection::ssh;
@@ -272,7 +272,7 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
     for (const auto& a : addresses) list.push_back(a);
     for (auto& host : inv.hosts_)
       if (!host.vars.count("registry_addresses"))
-        host.vars["registry_addresses"] = Var{list, "(from group 'registry')", 0, "registry_addresses"};
+        set_var(host.vars, "registry_addresses", Var{list, "(from group 'registry')", 0, "registry_addresses"});
   }
 
   // The same inherited variable is reported once, not once per host.

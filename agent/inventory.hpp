@@ -24,6 +24,13 @@ struct Var {
 
 using Vars = std::map<std::string, Var>;
 
+// Sets a variable. Never `vars[k] = v`: YAML::Node's operator= writes through to the node
+// the old value shared, which would change the variable in every other host and group.
+inline void set_var(Vars& vars, const std::string& name, const Var& var) {
+  vars.erase(name);
+  vars.emplace(name, var);
+}
+
 enum class Connection { local, ssh };
 
 struct InventoryHost {

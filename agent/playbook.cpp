@@ -103,6 +103,7 @@ class Parser {
         problem(t, spec.key, "a task must be a mapping with a name and one module");
         continue;
       }
+      bool unknown_key = false;
       for (auto it = t.begin(); it != t.end(); ++it) {
         auto k = it->first.as<std::string>();
         if (k == "name") {
@@ -118,10 +119,11 @@ class Parser {
           std::string known;
           for (const auto& m : modules()) known += (known.empty() ? "" : ", ") + m.name;
           problem(it->first, spec.key + "." + k, "unknown module or keyword (modules: " + known + "; keywords: name, notify)");
+          unknown_key = true;
         }
       }
       if (spec.module.empty()) {
-        problem(t, spec.key, "names no module");
+        if (!unknown_key) problem(t, spec.key, "names no module");
         continue;
       }
       if (spec.name.empty()) spec.name = spec.module;
@@ -191,8 +193,8 @@ Result<Playbook> Playbook::parse(const std::string& text, const std::string& fil
           if (!it->second.IsMap()) parser.problem(it->second, key + ".vars", "vars must be a mapping");
           else
             for (auto v = it->second.begin(); v != it->second.end(); ++v)
-              play.vars[v->first.as<std::string>()] =
-                  Var{v->second, file, line_of(v->first), key + ".vars." + v->first.as<std::string>()};
+              set_var(play.vars, v->first.as<std::string>(),
+                      Var{v->second, file, line_of(v->first), key + ".vars." + v->first.as<std::string>()});
         } else {
           parser.problem(it->first, key + "." + k, "unknown key (a play has name, hosts, vars, tasks, handlers)");
         }
@@ -239,7 +241,7 @@ Result<std::vector<HostPlan>> plan(const Playbook& playbook, const Inventory& in
       }
       if (std::find(matched->begin(), matched->end(), name) == matched->end()) continue;
       Vars vars = play.vars;
-      for (const auto& [k, v] : host->vars) vars[k] = v;
+      for (const auto& [k, v] : host->vars) set_var(vars, k, v);
       PlannedPlay pp;
       pp.play = &play;
       auto bind = [&](const TaskSpec& spec, std::vector<PlannedTask>& into) {

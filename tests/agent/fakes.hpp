@@ -1,0 +1,140 @@
+// Test doubles for the agent's side effects: files in a temp dir (the real LocalFiles),
+// scripted commands, and a systemd that keeps unit state in memory.
+#pragma once
+
+#include "agent/command_runner.hpp"
+#include "agent/host_context.hpp"
+#include "agent/docker_insecure_registry_module.hpp"
+#include "agent/local_files.hpp"
+#include "agent/systemd.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <random>
+
+namespace rs::agent::test {
+
+// A fresh directory, removed with everything in it at the end of the scope.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir() {
+    std::random_device rd;
+    path = std::filesystem::temp_directory_path() / ("rs-agent-test-" + std::to_string(rd()));
+    std::filesystem::create_directories(path);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+  std::string str() const { return path.string(); }
+};
+
+inline void write_text(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+class FakeCommandRunner : public CommandRunner {
+ public:
+  Result<CommandResult> run(const std::vector<std::string>& argv, const std::string&, std::chrono::milliseconds) override {
+    calls.push_back(argv);
+    if (auto it = results.find(argv.at(0)); it != results.end()) return it->second;
+    return CommandResult{0, "", ""};
+  }
+  std::vector<std::vector<std::string>> calls;
+  std::map<std::string, CommandResult> results;  // by program name
+};
+
+// Debian 12's docker.service command line, as systemd reports it over D-Bus.
+inline std::vector<std::string> debian_docker_exec_start() {
+  return {"/usr/sbin/dockerd", "-H", "fd://", "--containerd=/run/containerd/containerd.sock", "$DOCKER_OPTS"};
+}
+
+// Behaves like systemd for docker.service: daemon-reload picks up the drop-in from the
+// files, unit file changes set NeedDaemonReload, a restart fails when `fails` says so.
+class FakeSystemd : public Systemd {
+ public:
+  explicit FakeSystemd(LocalFiles& files) : files_(files) {
+    units["docker.service"] = UnitState{"loaded", "active", "running", "enabled", "success", false, 0};
+    loaded_exec["docker.service"] = debian_docker_exec_start();
+  }
+
+  Result<std::vector<std::vector<std::string>>> exec_start(const std::string& unit) override {
+    auto it = loaded_exec.find(unit);
+    if (it == loaded_exec.end()) return std::vector<std::vector<std::string>>{};
+    return std::vector<std::vector<std::string>>{it->second};
+  }
+  Result<UnitState> unit_state(const std::string& unit) override {
+    auto it = units.find(unit);
+    if (it == units.end()) return UnitState{"not-found", "inactive", "dead", "", "", false, 0};
+    return it->second;
+  }
+  Result<void> reload() override {
+    ++reloads;
+    for (auto& [name, state] : units) state.need_daemon_reload = false;
+    auto dropin = files_.read("/etc/systemd/system/docker.service.d/90-registry-setup.conf");
+    loaded_exec["docker.service"] = debian_docker_exec_start();
+    if (dropin.ok() && *dropin)
+      if (auto argv = dropin_exec_start(**dropin)) loaded_exec["docker.service"] = *argv;
+    for (auto& [name, state] : units)
+      if (!state.load_state.empty() && files_.read("/etc/systemd/system/" + name).value()) state.load_state = "loaded";
+    for (const auto& f : new_units)
+      if (files_.read("/etc/systemd/system/" + f).value() && !units.count(f))
+        units[f] = UnitState{"loaded", "inactive", "dead", "disabled", "success", false, 0};
+    return ok();
+  }
+  Result<void> start(const std::string& unit) override { return job("start", unit); }
+  Result<void> restart(const std::string& unit) override { return job("restart", unit); }
+  Result<void> enable(const std::string& unit) override {
+    ++enables;
+    if (!units.count(unit)) return make_error(Errc::not_found, "enable '" + unit + "': Unit file " + unit + " does not exist.");
+    units[unit].unit_file_state = "enabled";
+    return ok();
+  }
+
+  Result<void> job(const std::string& what, const std::string& unit) {
+    jobs.push_back(what + " " + unit);
+    auto it = units.find(unit);
+    if (it == units.end()) return make_error(Errc::not_found, what + " '" + unit + "': Unit " + unit + " not found.");
+    if (fails && fails(unit)) {
+      it->second.active_state = "failed";
+      it->second.result = "exit-code";
+      it->second.exec_main_status = 1;
+      return make_error(Errc::conflict, what + " '" + unit + "': job result 'failed', unit is failed");
+    }
+    it->second.active_state = "active";
+    return ok();
+  }
+
+  std::map<std::string, UnitState> units;
+  std::map<std::string, std::vector<std::string>> loaded_exec;
+  std::vector<std::string> new_units = {"registry-setup-registry.service"};
+  std::function<bool(const std::string&)> fails;
+  int reloads = 0;
+  int enables = 0;
+  std::vector<std::string> jobs;
+
+ private:
+  LocalFiles& files_;
+};
+
+// One fake host: a root dir with /proc/sys, the fakes, and a context over them.
+struct FakeHost {
+  TempDir root;
+  LocalFiles files{root.str()};
+  FakeCommandRunner commands;
+  FakeSystemd systemd{files};
+  HostContext ctx{"host-a", "10.77.0.11", files, commands, systemd, "run1"};
+
+  FakeHost() { write_text(root.path / "proc/sys/net/ipv4/ip_forward", "0\n"); }
+  std::filesystem::path at(const std::string& p) const { return root.path / p.substr(1); }
+};
+
+}  // namespace rs::agent::test
