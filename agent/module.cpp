@@ -121,8 +121,7 @@ std::vector<std::string> split_lines(const std::string& s) {
 std::string render_file_diff(const FileChange& change) {
   std::string out = "--- " + change.path + (change.before ? "" : " (absent)") + "\n+++ " + change.path + "\n";
   if (change.binary) {
-    out += "  binary: " + std::to_string(change.before ? change.before->size() : 0) + " -> " +
-           std::to_string(change.after.size()) + " bytes\n";
+    out += change.before ? "  binary differs: replaced by this run's binary\n" : "  binary: copied from this run's binary\n";
     return out;
   }
   // Line diff by longest common subsequence; files here are small.

@@ -1,19 +1,27 @@
 #include "agent/systemd_module.hpp"
 
 #include <sstream>
+#include <vector>
 
 namespace rs::agent {
 
 std::string unit_failure_text(HostContext& host, const std::string& unit) {
   // Only lines logged by the unit's own processes (dockerd), not systemd's about it.
-  auto r = host.commands().run({"journalctl", "--no-pager", "-q", "-o", "cat", "-n", "3", "_SYSTEMD_UNIT=" + unit}, {},
+  auto r = host.commands().run({"journalctl", "--no-pager", "-q", "-o", "cat", "-n", "20", "_SYSTEMD_UNIT=" + unit}, {},
                                std::chrono::seconds(15));
-  std::string text;
+  std::vector<std::string> lines;
   if (r && r->exit_code == 0) {
     std::istringstream in(r->out);
-    for (std::string line; std::getline(in, line);)
-      if (!line.empty()) text += (text.empty() ? "" : " | ") + line;
+    for (std::string line; std::getline(in, line);) {
+      // dockerd's info/debug chatter around a failed start hides the one line that matters.
+      if (line.empty() || line.find("level=info") != std::string::npos || line.find("level=debug") != std::string::npos)
+        continue;
+      lines.push_back(line);
+    }
   }
+  std::string text;
+  for (std::size_t i = lines.size() > 2 ? lines.size() - 2 : 0; i < lines.size(); ++i)
+    text += (text.empty() ? "" : " | ") + lines[i];
   if (text.empty()) {
     auto s = host.systemd().unit_state(unit);
     if (s) text = "unit is " + s->active_state + " (" + s->sub_state + ", result " + s->result + ", exit status " +
