@@ -240,7 +240,7 @@ Fact registry_unit_fact(const RegistryServiceConfig& config, const std::string& 
 Fact registry_answers_fact(const RegistryServiceConfig& config, const std::string& address, const std::string& task,
                            const std::string& host) {
   const std::string registry = address + ":" + std::to_string(config.port);
-  return Fact{"GET http://" + registry + "/v2/", "200 or 401 with Docker-Distribution-API-Version", task,
+  return Fact{"GET http://" + registry + "/v2/", "200/401 + Docker-Distribution-API-Version", task,
               {{host, "registry_service"}}, [registry](HostContext& h) { return get_v2(h, registry); }};
 }
 
@@ -260,7 +260,7 @@ Fact registry_storage_fact(const RegistryServiceConfig& config, const std::strin
 }
 
 Fact registry_reach_fact(const std::string& registry, std::vector<Repairer> repaired_by) {
-  return Fact{"reach http://" + registry + "/v2/", "200 or 401 with Docker-Distribution-API-Version", "",
+  return Fact{"reach http://" + registry + "/v2/", "200/401 + Docker-Distribution-API-Version", "",
               std::move(repaired_by), [registry](HostContext& h) { return get_v2(h, registry); }};
 }
 
