@@ -1,10 +1,12 @@
 #include "agent/commands.hpp"
 
 #include "agent/apply.hpp"
+#include "agent/debug_log.hpp"
 #include "agent/verify.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 
@@ -66,6 +68,11 @@ int not_built(const char* name) {
 
 }  // namespace
 
+void debug_log(const std::string& message) {
+  // Loggers exist once main has set them up; unit tests have none.
+  if (auto log = spdlog::get("agent")) log->debug("{}", message);
+}
+
 int apply_command(const std::vector<std::string>& argv) {
   ArgSpec spec{{"--check", "--diff", "--json", "-v", "-h", "--help"}, {"--playbook", "--limit", "--forks"}};
   auto args = parse_args(argv, spec);
@@ -98,6 +105,8 @@ int apply_command(const std::vector<std::string>& argv) {
     options.forks = *n;
   }
   log::init(options.verbosity);
+  // A closed stdout (`| head`) must not kill the run halfway through a host's changes.
+  std::signal(SIGPIPE, SIG_IGN);
   TransportConnector connector;
   return run_apply(options, connector, std::cout, std::cerr);
 }

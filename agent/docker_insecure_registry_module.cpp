@@ -108,6 +108,34 @@ std::vector<std::string> flag_registries(const std::vector<std::string>& argv) {
   return out;
 }
 
+std::vector<std::string> docker_opts(const std::string& text) {
+  std::string value;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    line = line.substr(b);
+    if (line.rfind("export ", 0) == 0) line = line.substr(7);
+    if (line.rfind("DOCKER_OPTS=", 0) == 0) value = line.substr(12);
+  }
+  // Environment files quote the whole value; words inside split on blanks.
+  return split_exec_line(value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()
+                             ? value.substr(1, value.size() - 2)
+                             : value);
+}
+
+Result<std::vector<std::string>> DockerInsecureRegistryAction::env_registries(HostContext& host,
+                                                                              const std::vector<std::string>& argv) {
+  bool uses = std::any_of(argv.begin(), argv.end(), [](const std::string& a) {
+    return a.find("$DOCKER_OPTS") != std::string::npos || a.find("${DOCKER_OPTS}") != std::string::npos;
+  });
+  if (!uses) return std::vector<std::string>{};
+  auto text = host.files().read(config_.env_file);
+  if (!text) return text.error();
+  if (!*text) return std::vector<std::string>{};
+  return flag_registries(docker_opts(**text));
+}
+
 std::string DockerInsecureRegistryAction::summary() const {
   std::string list;
   for (const auto& r : config_.registries) list += (list.empty() ? "" : ", ") + r;
@@ -140,9 +168,11 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
   if (*text)
     if (auto own = dropin_exec_start(**text)) current = *own;
 
+  auto env = env_registries(host, current);
+  if (!env) return env.error();
   auto desired = current;
   for (const auto& r : c.registries) {
-    if (!contains(flag_registries(desired), r)) {
+    if (!contains(flag_registries(desired), r) && !contains(*env, r)) {
       desired.push_back(kFlag);
       desired.push_back(r);
     }
@@ -171,10 +201,17 @@ Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) 
   if (*dropin)
     if (auto own = dropin_exec_start(**dropin))
       for (const auto& r : flag_registries(*own)) flags.push_back(r);
+  bool from_env = false;
+  for (const auto& argv : *loaded) {
+    auto env = env_registries(host, argv);
+    if (!env) return env.error();
+    from_env = from_env || !env->empty();
+    flags.insert(flags.end(), env->begin(), env->end());
+  }
   if (!flags.empty())
     return make_error(Errc::conflict,
                       "'" + c.unit + "' already passes --insecure-registry " + flags.front() +
-                          (*dropin ? " (see '" + c.dropin + "')" : "") +
+                          (from_env ? " (DOCKER_OPTS in '" + c.env_file + "')" : *dropin ? " (see '" + c.dropin + "')" : "") +
                           "; setting insecure-registries in '" + c.daemon_json +
                           "' too would make dockerd refuse to start. Use insecure_registry_method: dropin, or "
                           "remove the flag");
@@ -216,6 +253,7 @@ std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params) {
   c.unit = params.string("unit", std::string("docker.service"));
   c.dropin = params.string("dropin", "/etc/systemd/system/" + c.unit + ".d/90-registry-setup.conf");
   c.daemon_json = params.string("daemon_json", std::string("/etc/docker/daemon.json"));
+  c.env_file = params.string("env_file", std::string("/etc/default/docker"));
   params.finish();
   if (c.registries.empty()) params.problem("registries", "needs at least one registry (host:port)");
   for (const auto& r : c.registries)

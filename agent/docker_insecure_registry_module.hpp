@@ -13,6 +13,8 @@ struct DockerRegistryConfig {
   std::string unit = "docker.service";
   std::string dropin;  // /etc/systemd/system/<unit>.d/90-registry-setup.conf
   std::string daemon_json = "/etc/docker/daemon.json";
+  // Debian's unit appends $DOCKER_OPTS from this file: flags there count too.
+  std::string env_file = "/etc/default/docker";
 };
 
 class DockerInsecureRegistryAction : public Action {
@@ -27,6 +29,8 @@ class DockerInsecureRegistryAction : public Action {
  private:
   Result<Diff> check_dropin(HostContext& host);
   Result<Diff> check_daemon_json(HostContext& host);
+  // Registries passed through $DOCKER_OPTS when argv uses it.
+  Result<std::vector<std::string>> env_registries(HostContext& host, const std::vector<std::string>& argv);
 
   DockerRegistryConfig config_;
   bool wrote_ = false;
@@ -44,5 +48,7 @@ std::string render_dropin(const std::vector<std::string>& argv);
 std::optional<std::vector<std::string>> dropin_exec_start(const std::string& text);
 // Registries named by --insecure-registry X / --insecure-registry=X in argv.
 std::vector<std::string> flag_registries(const std::vector<std::string>& argv);
+// The words of the last DOCKER_OPTS= assignment in an environment file (/etc/default/docker).
+std::vector<std::string> docker_opts(const std::string& env_file_text);
 
 }  // namespace rs::agent

@@ -14,7 +14,7 @@ Result<void> HostContext::write_file(const std::string& path, const std::string&
       auto backup = std::string(kStateDir) + "/backups/" + run_id_ + path;
       if (auto r = files_.write(backup, **before, 0600); !r) return r.error().with_context("back up '" + path + "'");
     }
-    written_.push_back(Written{path, *before});
+    written_.push_back(Written{path, *before, mode});
   }
   if (path.rfind("/etc/systemd/system/", 0) == 0) unit_files_changed = true;
   return files_.write(path, content, mode);
@@ -23,7 +23,7 @@ Result<void> HostContext::write_file(const std::string& path, const std::string&
 Result<std::vector<std::string>> HostContext::restore_files() {
   std::vector<std::string> restored;
   for (auto it = written_.rbegin(); it != written_.rend(); ++it) {
-    auto r = it->before ? files_.write(it->path, *it->before, 0644) : files_.remove(it->path);
+    auto r = it->before ? files_.write(it->path, *it->before, it->mode) : files_.remove(it->path);
     if (!r) return r.error().with_context("restore '" + it->path + "'");
     if (it->path.rfind("/etc/systemd/system/", 0) == 0) unit_files_changed = true;
     restored.push_back(it->path);

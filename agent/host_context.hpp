@@ -41,12 +41,14 @@ class HostContext {
   struct Written {
     std::string path;
     std::optional<std::string> before;
+    unsigned mode = 0644;  // as this run wrote it; the restore uses it too
   };
   const std::vector<Written>& written() const { return written_; }
 
   // Set when a unit file or drop-in changed, so the systemd module reloads.
   bool unit_files_changed = false;
   RegistryProbe probe_registry;
+  int probe_attempts = 10;  // 300 ms apart
   // Path of the registry-setup binary to copy to hosts.
   std::string self_binary = "/proc/self/exe";
 

@@ -111,7 +111,7 @@ Result<void> RegistryServiceAction::apply(HostContext& host, const Diff& diff) {
   if (config_.probe && host.probe_registry) {
     // Type=notify: the job is done once serve says it is ready; a few tries cover slow hosts.
     Result<void> probed = make_error(Errc::unavailable, "not probed");
-    for (int i = 0; i < 10 && !(probed = host.probe_registry(host.address(), config_.port)); ++i)
+    for (int i = 0; i < host.probe_attempts && !(probed = host.probe_registry(host.address(), config_.port)); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     if (!probed) return probed.error().with_context("registry '" + config_.unit + "' started but GET /v2/");
   }

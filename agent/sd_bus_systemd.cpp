@@ -1,6 +1,7 @@
 #include "agent/sd_bus_systemd.hpp"
 
-#include <spdlog/spdlog.h>
+#include "agent/debug_log.hpp"
+
 #include <systemd/sd-bus.h>
 
 #include <cstring>
@@ -192,7 +193,7 @@ Result<void> SdBusSystemd::run_job(const char* method, const std::string& unit) 
   const char* job = nullptr;
   if ((r = sd_bus_message_read(reply.m, "o", &job)) < 0) return make_error(Errc::io, what + ": " + std::strerror(-r));
   wait.job = job;
-  if (auto log = spdlog::get("agent")) log->debug("{}: waiting for JobRemoved of {}", what, wait.job);
+  debug_log(what + ": waiting for JobRemoved of " + wait.job);
 
   auto deadline = std::chrono::steady_clock::now() + job_timeout_;
   while (!wait.done) {
@@ -206,7 +207,7 @@ Result<void> SdBusSystemd::run_job(const char* method, const std::string& unit) 
     r = sd_bus_wait(bus_, static_cast<uint64_t>(left.count()));
     if (r < 0) return make_error(errc_of(r), what + ": bus: " + std::strerror(-r));
   }
-  if (auto log = spdlog::get("agent")) log->debug("{}: job {} removed, result '{}'", what, wait.job, wait.result);
+  debug_log(what + ": job " + wait.job + " removed, result '" + wait.result + "'");
   auto state = unit_state(unit);
   if (!state) return state.error();
   if (wait.result != "done" || state->active_state != "active")

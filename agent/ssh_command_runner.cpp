@@ -1,6 +1,6 @@
 #include "agent/ssh_command_runner.hpp"
 
-#include <spdlog/spdlog.h>
+#include "agent/debug_log.hpp"
 
 namespace rs::agent {
 
@@ -38,8 +38,8 @@ Result<CommandResult> SshCommandRunner::run(const std::vector<std::string>& argv
   auto full = ssh_argv(target_);
   // ssh hands the remote shell one string: each word quoted, so argv stays argv.
   full.push_back(shell_join(argv));
-  // Loggers exist once main has set them up (-vv shows every remote command).
-  if (auto log = spdlog::get("agent")) log->debug("ssh '{}': {}", target_.host, full.back());
+  // -vv shows every remote command.
+  debug_log("ssh '" + target_.host + "': " + full.back());
   auto r = local_.run(full, input, timeout);
   if (!r) return r.error().with_context("ssh '" + target_.host + "'");
   if (r->exit_code == 255) {

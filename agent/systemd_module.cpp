@@ -14,7 +14,8 @@ std::string unit_failure_text(HostContext& host, const std::string& unit) {
     std::istringstream in(r->out);
     for (std::string line; std::getline(in, line);) {
       // dockerd's info/debug chatter around a failed start hides the one line that matters.
-      if (line.empty() || line.find("level=info") != std::string::npos || line.find("level=debug") != std::string::npos)
+      if (line.empty() || line.find("level=info") != std::string::npos || line.find("level=debug") != std::string::npos ||
+          line.find("level=warning") != std::string::npos)
         continue;
       lines.push_back(line);
     }

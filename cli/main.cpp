@@ -1,6 +1,7 @@
 // registry-setup: a switchboard of subcommands, each implemented by its component.
 #include "agent/commands.hpp"
 #include "core/log.hpp"
+#include "lab/lab_command.hpp"
 #include "registry/serve_command.hpp"
 
 #include <cstdio>
@@ -24,7 +25,7 @@ const std::vector<Subcommand>& subcommands() {
        rs::agent::apply_command},
       {"verify", "check the hosts of an inventory without changing them", rs::agent::verify_command},
       {"lab", "bootstrap a lab of real hosts (systemd, dockerd, sshd) on this machine",
-       rs::agent::lab_command},
+       rs::lab::lab_command},
   };
   return table;
 }

@@ -92,7 +92,12 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
-  void arm(std::chrono::seconds timeout) { deadline_ = Clock::now() + timeout; }
+  // Sets the deadline of the next read or write. Moving it later costs nothing (the
+  // watchdog looks again when its timer fires); moving it earlier re-arms the timer.
+  void arm(std::chrono::seconds timeout) {
+    deadline_ = Clock::now() + timeout;
+    if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
+  }
 
   void close() {
     beast::error_code ec;

@@ -79,20 +79,17 @@ Result<Digest> Store::read_link(const std::string& path) {
   return d;
 }
 
-Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size) {
+Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm) {
   auto reader = driver_.reader(path);
   if (!reader) return reader.error();
   Hasher h(algorithm);
   std::vector<char> buf(1 << 20);
-  std::uint64_t total = 0;
   while (true) {
     auto n = (*reader)->read(buf.data(), buf.size());
     if (!n) return n.error();
     if (*n == 0) break;
     h.update(buf.data(), *n);
-    total += *n;
   }
-  if (size) *size = total;
   return h.digest();
 }
 
@@ -188,7 +185,7 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
   if (expected.algorithm == writer->state_->hasher.algorithm()) {
     actual = writer->state_->hasher.digest();
   } else {
-    auto d = hash_file(data, expected.algorithm, nullptr);
+    auto d = hash_file(data, expected.algorithm);
     if (!d) return d.error();
     actual = *d;
   }
@@ -292,18 +289,18 @@ Result<std::vector<Digest>> Store::list_manifests(const std::string& repo) {
   return out;
 }
 
-bool Store::repository_exists(const std::string& repo) {
-  for (const char* sub : {"/_manifests", "/_layers", "/_uploads"})
-    if (auto st = driver_.stat(paths::repository(repo) + sub); st && st->is_dir) return true;
-  return false;
+bool Store::repository_has_manifests(const std::string& repo) {
+  auto st = driver_.stat(paths::repository(repo) + "/_manifests");
+  return st && st->is_dir;
 }
 
 Result<std::vector<std::string>> Store::list_tags(const std::string& repo) {
-  if (!repository_exists(repo)) return make_error(Errc::not_found, "repository unknown");
+  // A repository holding only blobs is unknown here, as in registry:2; one with
+  // manifests but no tags has an empty list.
   std::vector<std::string> tags;
   auto names = driver_.list(paths::tags_dir(repo));
   if (!names) {
-    if (names.error().code == Errc::not_found) return tags;
+    if (names.error().code == Errc::not_found && repository_has_manifests(repo)) return tags;
     return names.error();
   }
   for (auto& n : *names)

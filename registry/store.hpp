@@ -88,13 +88,13 @@ class Store {
   // Listings, sorted. Errc::not_found for a repository that does not exist.
   Result<std::vector<std::string>> list_tags(const std::string& repo);
   Result<std::vector<std::string>> list_repositories();
-  bool repository_exists(const std::string& repo);
+  bool repository_has_manifests(const std::string& repo);
 
  private:
   friend class UploadWriter;
   void release_upload(UploadWriter& writer);
   Result<Digest> read_link(const std::string& path);
-  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t* size);
+  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm);
 
   StorageDriver& driver_;
   std::mutex uploads_mutex_;

@@ -28,9 +28,11 @@ rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
 # Nodes have no way out: no DNS, and docker never tries a registry on the internet.
 : >"$tmp/etc/resolv.conf"
 # Host keys are made per node at first boot (ssh-keygen -A), never shared through the cache.
+# The unit's own `ExecStartPre=sshd -t` fails without keys and a drop-in's lines come after
+# it: reset the list, make the keys, then test.
 rm -f "$tmp"/etc/ssh/ssh_host_*
 mkdir -p "$tmp/etc/systemd/system/ssh.service.d"
-printf '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n' >"$tmp/etc/systemd/system/ssh.service.d/10-hostkeys.conf"
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' >"$tmp/etc/systemd/system/ssh.service.d/10-hostkeys.conf"
 touch "$tmp/.complete"
 rm -f "$tmp.log"
 mv "$tmp" "$cache"

@@ -2,13 +2,14 @@
 # README command 2: installs what is missing, builds with -Werror, runs every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh build test
-# The real-systemd tests boot nspawn nodes from this cached root filesystem (built once).
-if [ "$(id -u)" -eq 0 ]; then
-  scripts/lab-rootfs.sh
-fi
+scripts/install-deps.sh build test lab
 start=$(date +%s)
 scripts/build.sh -DRS_WERROR=ON -DRS_BUILD_TESTS=ON
 echo "build: $(( $(date +%s) - start )) s"
+# The lab tests boot real nodes from a cached root filesystem: build it once (~2 min); a
+# machine where that fails still runs every other test (the lab tests then skip).
+if [ "$(id -u)" -eq 0 ]; then
+  scripts/lab-rootfs.sh || echo "test: no lab root filesystem; the real lab tests will be skipped" >&2
+fi
 cd build
 ctest --output-on-failure --timeout 600 -j "$(nproc)" "$@"

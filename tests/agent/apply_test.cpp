@@ -104,7 +104,7 @@ std::string playbook_without_probe() {
 
 }  // namespace
 
-TEST_CASE("apply: the seed converges; the second run changes and restarts nothing") {
+TEST_CASE("apply: the seed converges, the second run changes and restarts nothing") {
   FakeConnector connector;
   auto first = apply(kTwoHosts, connector, {}, playbook_without_probe());
   INFO(first.out << first.err);
@@ -168,7 +168,7 @@ TEST_CASE("apply: exit 4 for an unreachable host, the others still run") {
   CHECK_THAT(r.out, Catch::Contains("host-a                   : ok=4    changed=4"));
 }
 
-TEST_CASE("apply: exit 2 when a host fails; the failure names the cause") {
+TEST_CASE("apply: exit 2 when a host fails, the failure names the cause") {
   FakeConnector connector;
   auto& b = connector.state("host-b");
   write_text(b.root + "/etc/docker/daemon.json", "{\"insecure-registries\": []}");

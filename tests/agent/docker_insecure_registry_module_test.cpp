@@ -117,7 +117,7 @@ TEST_CASE("docker: daemon-json merges and keeps every other key") {
   CHECK(again->empty());
 }
 
-TEST_CASE("docker: daemon-json refuses when the unit passes the flag; invalid JSON is an error") {
+TEST_CASE("docker: daemon-json refuses when the unit passes the flag, invalid JSON is an error") {
   FakeHost h;
   auto argv = debian_docker_exec_start();
   argv.insert(argv.end(), {"--insecure-registry", "10.0.0.1:5000"});
@@ -141,4 +141,24 @@ TEST_CASE("docker: unit-file command lines round-trip") {
   CHECK(line == R"(/usr/bin/x "a b" 100%% $DOCKER_OPTS "q\"uote" --k=v)");
   CHECK(split_exec_line(line) == argv);
   CHECK_FALSE(dropin_exec_start("[Service]\nExecStart=\n").has_value());
+}
+
+TEST_CASE("docker: flags in DOCKER_OPTS (/etc/default/docker) count as listed and as a conflict") {
+  CHECK(docker_opts("# DOCKER_OPTS=\"--dns 8.8.8.8\"\nDOCKER_OPTS=\"--ip-forward=false --insecure-registry a:1\"\n") ==
+        std::vector<std::string>{"--ip-forward=false", "--insecure-registry", "a:1"});
+  CHECK(docker_opts("export DOCKER_OPTS='--insecure-registry=b:2'\n") == std::vector<std::string>{"--insecure-registry=b:2"});
+  CHECK(docker_opts("").empty());
+
+  FakeHost h;
+  write_text(h.at("/etc/default/docker"), "DOCKER_OPTS=\"--insecure-registry 192.168.1.11:5000\"\n");
+  DockerInsecureRegistryAction dropin(config({"192.168.1.11:5000"}));
+  auto diff = dropin.check(h.ctx);
+  REQUIRE(diff.ok());
+  CHECK(diff->empty());  // already passed through $DOCKER_OPTS: no drop-in
+
+  DockerInsecureRegistryAction json(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto refused = json.check(h.ctx);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == rs::Errc::conflict);
+  CHECK_THAT(refused.error().message, Catch::Contains("DOCKER_OPTS in '/etc/default/docker'"));
 }

@@ -8,7 +8,7 @@ using namespace rs::agent;
 using namespace rs::agent::test;
 using rs::Result;
 
-TEST_CASE("registry_service: installs binary and unit, enables, starts, probes; then clean") {
+TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, then clean") {
   FakeHost h;
   TempDir src;
   write_text(src.path / "registry-setup", "#!binary v1");
@@ -61,6 +61,7 @@ TEST_CASE("registry_service: a registry that does not answer GET /v2/ fails the 
   h.ctx.probe_registry = [](const std::string&, int) -> rs::Result<void> {
     return rs::make_error(rs::Errc::unavailable, "GET http://10.77.0.11:5000/v2/: Connection refused");
   };
+  h.ctx.probe_attempts = 2;
   RegistryServiceConfig c;
   c.probe = true;
   RegistryServiceAction action(c);

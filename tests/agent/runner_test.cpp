@@ -67,7 +67,7 @@ TEST_CASE("runner: a changed task notifies its handler, which runs once at the e
   CHECK(report.count(TaskStatus::changed) == 4);
 }
 
-TEST_CASE("runner: unchanged tasks do not notify; check mode applies nothing") {
+TEST_CASE("runner: unchanged tasks do not notify, check mode applies nothing") {
   FakeHost h;
   Book book({{"t1", {"restart"}}}, {"restart"});
   book.actions[0]->differs_for = 0;
@@ -83,7 +83,7 @@ TEST_CASE("runner: unchanged tasks do not notify; check mode applies nothing") {
   CHECK(check_book.actions[1]->applies == 0);
 }
 
-TEST_CASE("runner: a task still differing after apply fails; later tasks are skipped") {
+TEST_CASE("runner: a task still differing after apply fails, later tasks are skipped") {
   FakeHost h;
   Book book({{"t1", {}}, {"t2", {}}}, {});
   book.actions[0]->differs_for = 2;

@@ -8,7 +8,7 @@
 using namespace rs::agent;
 using namespace rs::agent::test;
 
-TEST_CASE("ssh: argv with BatchMode, connection reuse, port, key, user; the command stays argv") {
+TEST_CASE("ssh: argv with BatchMode, connection reuse, port, key, user, the command stays argv") {
   FakeCommandRunner local;
   SshTarget t{"10.77.0.11", "root", 2222, "/k/id", {"-o", "StrictHostKeyChecking=no"}, "/tmp/rs-ssh-x"};
   SshCommandRunner ssh(local, t);

@@ -91,7 +91,7 @@ TEST_CASE("systemd: a failed restart restores the files, reloads, restarts, repo
   CHECK(h.commands.calls[0].back() == "_SYSTEMD_UNIT=docker.service");
 }
 
-TEST_CASE("systemd: enable only when not enabled; arguments validated") {
+TEST_CASE("systemd: enable only when not enabled, arguments validated") {
   FakeHost h;
   h.systemd.units["docker.service"].unit_file_state = "disabled";
   SystemdConfig c;

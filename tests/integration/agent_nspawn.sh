@@ -160,10 +160,22 @@ set +e; apply_ctl >"$tmp/run3.out" 2>&1; rc=$?; set -e
 grep -q 'refuse to start' "$tmp/run3.out" || fail "pre-flight message"
 on_node test ! -e /etc/docker/daemon.json || fail "pre-flight wrote daemon.json"
 
-# 5. Rollback: the flag comes from /etc/default/docker (invisible to pre-flight); daemon.json
-#    then makes dockerd refuse to start. The agent restores, reloads, restarts, reports.
+# 5. Pre-flight sees flags in DOCKER_OPTS (/etc/default/docker) too.
 on_node rm /etc/systemd/system/docker.service.d/90-registry-setup.conf
 echo "DOCKER_OPTS=\"--ip-forward=false --insecure-registry $node_ip:5000\"" >"$tmp/merged/etc/default/docker"
+on_node systemctl daemon-reload
+on_node systemctl restart docker.service
+set +e; apply_ctl >"$tmp/run4a.out" 2>&1; rc=$?; set -e
+[ $rc -eq 2 ] || { cat "$tmp/run4a.out"; fail "DOCKER_OPTS pre-flight: expected exit 2, got $rc"; }
+grep -q "DOCKER_OPTS in '/etc/default/docker'" "$tmp/run4a.out" || { cat "$tmp/run4a.out"; fail "DOCKER_OPTS pre-flight message"; }
+on_node test ! -e /etc/docker/daemon.json || fail "pre-flight wrote daemon.json"
+
+# 6. Rollback: the flag comes from an Environment= line in another drop-in, which no
+#    pre-flight reads; daemon.json then makes dockerd refuse to start. The agent restores,
+#    reloads, restarts, and reports dockerd's own error.
+: >"$tmp/merged/etc/default/docker"
+printf '[Service]\nEnvironment="DOCKER_OPTS=--ip-forward=false --insecure-registry %s:5000"\n' "$node_ip" \
+  >"$tmp/merged/etc/systemd/system/docker.service.d/50-env.conf"
 on_node systemctl daemon-reload
 on_node systemctl restart docker.service
 s=$(date +%s.%N)

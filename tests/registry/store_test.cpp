@@ -104,7 +104,7 @@ TEST_CASE("two clients pushing the same blob at once both succeed") {
   CHECK(*store.blob_size("two", digest) == content.size());
 }
 
-TEST_CASE("repositories are found at any depth, uploads alone do not list tags") {
+TEST_CASE("repositories are found at any depth; without tags a repository has no tags list") {
   rs::testing::TempDir dir;
   FilesystemDriver driver(dir.str());
   Store store(driver);
@@ -116,6 +116,7 @@ TEST_CASE("repositories are found at any depth, uploads alone do not list tags")
   auto repos = store.list_repositories();
   REQUIRE(repos.ok());
   CHECK(*repos == std::vector<std::string>{"a", "a/b", "x/y/z"});
-  CHECK(store.list_tags("only/uploads")->empty());
+  CHECK(store.list_tags("only/uploads").error().code == rs::Errc::not_found);
+  CHECK(store.list_tags("a")->empty());
   CHECK(store.list_tags("missing").error().code == rs::Errc::not_found);
 }

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# `registry-setup apply` as users meet it: help, usage errors and invalid input exit 1
+# before any host is contacted (no network used here).
+set -uo pipefail
+bin=$1
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+fail=0
+expect() {  # expect CODE PATTERN -- ARGS...
+  local code=$1 pattern=$2
+  shift 3
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ $rc -ne "$code" ] || ! grep -q -- "$pattern" <<<"$out"; then
+    echo "FAIL: registry-setup $* -> exit $rc (want $code, /$pattern/):"
+    echo "$out" | head -5
+    fail=1
+  else
+    echo "ok: registry-setup $* -> $code"
+  fi
+}
+printf 'all:\n  children:\n    registry:\n      hosts:\n        a: {ansible_port: 0}\n' >"$tmp/bad.yml"
+printf -- '- hosts: all\n  tasks:\n    - sysctl: {name: net.ipv4.ip_forward}\n' >"$tmp/pb.yml"
+printf 'all:\n  hosts:\n    a: {ansible_connection: local}\n' >"$tmp/good.yml"
+expect 0 'exit codes: 0 all hosts ok' -- apply --help
+expect 1 'needs exactly one INVENTORY' -- apply
+expect 1 "unknown option '--bogus'" -- apply "$tmp/good.yml" --bogus
+expect 1 "needs a positive number" -- apply "$tmp/good.yml" --forks 0
+expect 1 "cannot read the inventory file" -- apply "$tmp/missing.yml"
+expect 1 "bad.yml:5: all.children.registry.hosts.a.ansible_port: '0' is not a port number" -- apply "$tmp/bad.yml"
+expect 1 "pb.yml:3: plays\[0\].tasks\[0\].sysctl.value: required" -- apply "$tmp/good.yml" --playbook "$tmp/pb.yml"
+expect 1 "no host or group 'nosuch'" -- apply "$tmp/good.yml" --limit nosuch
+expect 1 '"problems"' -- apply "$tmp/bad.yml" --json
+exit $fail
