@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
-# README command 1: installs what is missing, builds, and runs the main job on a
-# working default: the built-in registry on 127.0.0.1:5000 with its data in ./data.
+# README command 1: installs what is missing, builds, and runs the main job on a working
+# default: the seed scenario for real, on two lab hosts made on this machine
+# (examples/two-host/inventory.yml), see scripts/demo.sh. As root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/install-deps.sh build
+scripts/install-deps.sh build lab
 scripts/build.sh
-mkdir -p data
-echo "quickstart: serving the registry on http://127.0.0.1:5000 (data in ./data); Ctrl-C stops it"
-exec build/registry-setup serve --listen 127.0.0.1:5000 --root ./data
+exec scripts/demo.sh

@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
-# The seed scenario end to end on examples/two-host/inventory.yml (issue 5), with an
-# assertion at every step. Needs `registry-setup apply` (issue 4) and `serve` (issue 3):
-# skipped (77) unless RS_E2E=1, and without root or the cached root filesystem.
-#   RS_E2E=1 ctest -L e2e --output-on-failure        (from build/)
-# Until apply lands, the harness itself can be checked with a stand-in for it:
-#   RS_E2E=1 tests/lab/e2e_test.sh tests/lab/apply_standin.sh
-# Assumptions about apply, to adjust when it lands: `--limit PATTERN` limits to a group,
-# the recap prints `changed=N` per host, the registry unit's name contains "registry"
-# (or set RS_E2E_REGISTRY_UNIT).
+# The seed scenario end to end on examples/two-host/inventory.yml, with an assertion at
+# every step: lab up, the push failing before apply, apply over SSH, push/pull/run after,
+# listings, a second apply changing nothing, the registry unit restarting when killed.
+# Skipped (77) only without root or the cached root filesystem (scripts/lab-rootfs.sh).
+#   ctest -L e2e --output-on-failure        (from build/)
 set -u
 bin=$(realpath "$1")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 inventory=$root/examples/two-host/inventory.yml
 cache=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
-[ "${RS_E2E:-0}" = 1 ] || { echo "SKIP: set RS_E2E=1 (needs apply and serve)"; exit 77; }
 [ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
 [ -f "$cache/.complete" ] || { echo "SKIP: no cached root filesystem at $cache (scripts/lab-rootfs.sh)"; exit 77; }
 
