@@ -122,7 +122,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::awaitable<void> run(std::shared_ptr<Session>);
   net::awaitable<bool> read_body(http::request_parser<http::empty_body>& parser, BodySink& sink,
                                  std::optional<Response>& early, std::uint64_t& received);
-  net::awaitable<bool> write_response(Response& response, bool head, bool keep_alive);
+  net::awaitable<bool> write_response(Response& response, bool head, bool keep_alive, unsigned version = 11);
   net::awaitable<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
 
   Server::Impl& server_;
@@ -167,6 +167,7 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
     req.headers.reserve(8);
     for (const auto& f : head) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
     bool keep_alive = head.keep_alive();
+    const unsigned version = head.version();
 
     Dispatch d = server_.api.handle(req);
     Response response;
@@ -190,7 +191,7 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
       if (!parser.is_done()) keep_alive = false;  // an unwanted body is not read
     }
     keep_alive = keep_alive && !server_.stopping;
-    bool written = co_await write_response(response, req.method == "HEAD", keep_alive);
+    bool written = co_await write_response(response, req.method == "HEAD", keep_alive, version);
 
     if (opt.access_log && server_.log->should_log(spdlog::level::info)) {
       auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
@@ -270,8 +271,9 @@ net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& 
   co_return true;
 }
 
-net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_alive) {
-  http::response<http::empty_body> res{static_cast<http::status>(r.status), 11};
+net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_alive, unsigned version) {
+  // Answering in the request's version makes keep-alive explicit for HTTP/1.0 clients.
+  http::response<http::empty_body> res{static_cast<http::status>(r.status), version == 10 ? 10u : 11u};
   for (auto& h : r.headers) res.set(h.name, h.value);
   res.set("Docker-Distribution-API-Version", "registry/2.0");
   res.keep_alive(keep_alive);
