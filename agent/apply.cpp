@@ -2,6 +2,7 @@
 
 #include "agent/host_context.hpp"
 #include "agent/http_probe.hpp"
+#include "agent/run_input.hpp"
 #include "agent/runner.hpp"
 
 #include <nlohmann/json.hpp>
@@ -90,37 +91,12 @@ std::string default_playbook_path() {
 int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& out, std::ostream& err) {
   // Parse once, validate everything, then act.
   Problems problems;
-  auto inventory = Inventory::load(options.inventory, problems);
-  auto playbook = Playbook::load(options.playbook, problems);
-  std::vector<std::string> selected;
-  if (inventory) {
-    auto all = inventory->match("all");
-    selected = *all;
-    if (!options.limit.empty()) {
-      auto limited = inventory->match(options.limit);
-      if (!limited) problems.push_back(Problem{"--limit", 0, "", limited.error().message});
-      else selected = *limited;
-    }
-    if (selected.empty() && problems.empty())
-      problems.push_back(Problem{options.inventory, 0, "", "no hosts selected"});
-  }
-  std::vector<HostPlan> plans;
-  if (inventory && playbook) {
-    auto planned = plan(*playbook, *inventory, selected, problems);
-    if (planned) plans = std::move(*planned);
-  }
+  auto input = load_run_input(options.inventory, options.playbook, options.limit, problems);
   if (!problems.empty()) {
-    if (options.json) {
-      nlohmann::json j = {{"exit_code", kExitUsage}, {"problems", nlohmann::json::array()}};
-      for (const auto& p : problems)
-        j["problems"].push_back({{"file", p.file}, {"line", p.line}, {"key", p.key}, {"message", p.message}});
-      out << j.dump(2) << "\n";
-    }
-    err << "registry-setup apply: nothing was changed; " << problems.size() << " problem"
-        << (problems.size() == 1 ? "" : "s") << ":\n";
-    for (const auto& p : problems) err << "  " << p.str() << "\n";
+    print_problems("apply", problems, options.json, out, err);
     return kExitUsage;
   }
+  auto& plans = input.plans;
 
   const std::string id = run_id();
   std::mutex print_mutex;

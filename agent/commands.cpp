@@ -2,6 +2,7 @@
 
 #include "agent/apply.hpp"
 #include "agent/debug_log.hpp"
+#include "agent/verify.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 
@@ -32,6 +33,33 @@ constexpr const char* kApplyHelp =
     "\n"
     "exit codes: 0 all hosts ok, 1 usage or invalid input (nothing changed),\n"
     "            2 a host failed, 4 a host was unreachable\n";
+
+constexpr const char* kVerifyHelp =
+    "usage: registry-setup verify INVENTORY [--playbook FILE] [--limit PATTERN] [--json] [--no-probe]\n"
+    "                             [--forks N] [-v]\n"
+    "\n"
+    "Reads only. Per host, every task of the playbook is checked as 'apply --check' would (a\n"
+    "difference is drift: the next apply repairs exactly that) and these facts are observed,\n"
+    "each with its expected and actual value:\n"
+    "  - net.ipv4.ip_forward live, and the value the file applied last at boot sets;\n"
+    "  - dockerd's effective insecure registries (Engine API GET /info on its socket), no\n"
+    "    pending daemon-reload of docker.service;\n"
+    "  - on registry hosts: the unit active and enabled, GET /v2/ with the registry header,\n"
+    "    the storage directory present and writable;\n"
+    "  - from every docker host: each registry reachable over plain HTTP, and (unless\n"
+    "    --no-probe) a tiny generated image pushed, pulled back, digests compared, deleted.\n"
+    "A wrong fact is 'drift' when a task with a difference repairs it, else 'failed'.\n"
+    "\n"
+    "options:\n"
+    "  --playbook FILE   the playbook apply runs (default playbooks/site.yml)\n"
+    "  --limit PATTERN   only hosts matching PATTERN (host, group, glob, 'a:b', '!x', '&x')\n"
+    "  --json            one JSON document on stdout instead of the tables\n"
+    "  --no-probe        skip the end-to-end push/pull/delete\n"
+    "  --forks N         hosts verified in parallel (default 5)\n"
+    "  -v                progress on stderr, full values and details in the tables\n"
+    "\n"
+    "exit codes: 0 all good, 1 usage or invalid input, 2 drift or a failed check,\n"
+    "            4 a host was unreachable\n";
 
 int not_built(const char* name) {
   std::fprintf(stderr, "registry-setup %s: not built yet in this version\n", name);
@@ -83,7 +111,40 @@ int apply_command(const std::vector<std::string>& argv) {
   return run_apply(options, connector, std::cout, std::cerr);
 }
 
-int verify_command(const std::vector<std::string>&) { return not_built("verify"); }
+int verify_command(const std::vector<std::string>& argv) {
+  ArgSpec spec{{"--json", "--no-probe", "-v", "-h", "--help"}, {"--playbook", "--limit", "--forks"}};
+  auto args = parse_args(argv, spec);
+  if (!args) {
+    std::fprintf(stderr, "registry-setup verify: %s (see 'registry-setup verify --help')\n", args.error().message.c_str());
+    return kExitUsage;
+  }
+  if (args->has("-h") || args->has("--help")) {
+    std::fputs(kVerifyHelp, stdout);
+    return kExitOk;
+  }
+  if (args->positionals.size() != 1 || !args->rest.empty()) {
+    std::fprintf(stderr, "registry-setup verify: needs exactly one INVENTORY file (see 'registry-setup verify --help')\n");
+    return kExitUsage;
+  }
+  VerifyOptions options;
+  options.inventory = args->positionals[0];
+  options.playbook = args->get("--playbook").value_or(default_playbook_path());
+  options.json = args->has("--json");
+  options.probe = !args->has("--no-probe");
+  options.limit = args->get("--limit").value_or("");
+  options.verbosity = args->count("-v");
+  if (auto forks = args->get("--forks")) {
+    auto n = parse_positive_int("--forks", *forks);
+    if (!n) {
+      std::fprintf(stderr, "registry-setup verify: %s\n", n.error().message.c_str());
+      return kExitUsage;
+    }
+    options.forks = *n;
+  }
+  log::init(options.verbosity > 1 ? options.verbosity - 1 : 0);
+  TransportConnector connector;
+  return run_verify(options, connector, std::cout, std::cerr);
+}
 int lab_command(const std::vector<std::string>&) { return not_built("lab"); }
 
 }  // namespace rs::agent

@@ -24,6 +24,7 @@ class DockerInsecureRegistryAction : public Action {
   Result<Diff> check(HostContext& host) override;
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override;
+  const DockerRegistryConfig& config() const { return config_; }
 
  private:
   Result<Diff> check_dropin(HostContext& host);

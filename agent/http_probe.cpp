@@ -29,6 +29,18 @@ int remaining_ms(std::chrono::steady_clock::time_point deadline) {
 
 }  // namespace
 
+Result<std::string> check_v2_head(const std::string& head, const std::string& what) {
+  std::string status = head.substr(0, head.find_first_of("\r\n"));
+  std::string lower = "\n" + head;
+  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+  if (status.rfind("HTTP/", 0) != 0) return make_error(Errc::io, what + ": not an HTTP answer");
+  if (lower.find("\ndocker-distribution-api-version:") == std::string::npos)
+    return make_error(Errc::conflict, what + ": answered '" + status + "' without a Docker-Distribution-API-Version header");
+  if (status.find(" 200") == std::string::npos && status.find(" 401") == std::string::npos)
+    return make_error(Errc::conflict, what + ": answered '" + status + "'");
+  return status;
+}
+
 Result<void> probe_registry(const std::string& host, int port, std::chrono::milliseconds timeout) {
   const std::string what = "GET http://" + host + ":" + std::to_string(port) + "/v2/";
   auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -90,14 +102,8 @@ Result<void> probe_registry(const std::string& host, int port, std::chrono::mill
   }
   auto header_end = response.find("\r\n\r\n");
   if (header_end == std::string::npos) return make_error(Errc::io, what + ": not an HTTP answer");
-  std::string head = response.substr(0, header_end);
-  std::string status = head.substr(0, head.find("\r\n"));
-  std::string lower = head;
-  std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (lower.find("\r\ndocker-distribution-api-version:") == std::string::npos)
-    return make_error(Errc::conflict, what + ": answered '" + status + "' without a Docker-Distribution-API-Version header");
-  if (status.find(" 200") == std::string::npos && status.find(" 401") == std::string::npos)
-    return make_error(Errc::conflict, what + ": answered '" + status + "'");
+  auto judged = check_v2_head(response.substr(0, header_end), what);
+  if (!judged) return judged.error();
   return ok();
 }
 

@@ -9,6 +9,11 @@
 
 namespace rs::agent {
 
+// Judges the head of an answer to GET /v2/ (status line and headers, CRLF or LF): the
+// Docker-Distribution-API-Version header and status 200 or 401. Returns the status line;
+// `what` prefixes the error ("GET http://host:port/v2/").
+Result<std::string> check_v2_head(const std::string& head, const std::string& what);
+
 Result<void> probe_registry(const std::string& host, int port,
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
 

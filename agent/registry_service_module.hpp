@@ -24,6 +24,7 @@ class RegistryServiceAction : public Action {
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override;
 
+  const RegistryServiceConfig& config() const { return config_; }
   std::string unit_file() const;
   std::string unit_path() const { return "/etc/systemd/system/" + config_.unit; }
 

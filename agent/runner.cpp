@@ -74,7 +74,7 @@ HostReport run_host(HostPlan& plan, HostContext& host, const RunOptions& options
     std::set<std::string> notified;
     for (auto& task : play.tasks) {
       TaskReport r;
-      if (failed) {
+      if (failed && !options.keep_going) {
         r = new_report(task, play.play->name, false, TaskStatus::skipped);
         r.message = "an earlier task failed on this host";
       } else {

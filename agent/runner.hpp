@@ -36,6 +36,7 @@ struct HostReport {
 
 struct RunOptions {
   bool check = false;  // report what would change, change nothing
+  bool keep_going = false;  // check every task even after one failed (verify: nothing changes anyway)
 };
 
 // Called as each task finishes (from the host's worker thread).

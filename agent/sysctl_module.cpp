@@ -14,13 +14,7 @@ std::string trim(const std::string& s) {
   return s.substr(b, e - b + 1);
 }
 
-// Kernel values separate fields with tabs; files with any blanks.
-std::string normalize(const std::string& s) {
-  std::istringstream in(s);
-  std::string out;
-  for (std::string w; in >> w;) out += (out.empty() ? "" : " ") + w;
-  return out;
-}
+std::string normalize(const std::string& s) { return normalize_sysctl_value(s); }
 
 std::string normalize_key(std::string k) {
   k = trim(k);
@@ -39,6 +33,33 @@ std::string line_key(const std::string& line) {
 }
 
 }  // namespace
+
+std::string normalize_sysctl_value(const std::string& value) {
+  std::istringstream in(value);
+  std::string out;
+  for (std::string w; in >> w;) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+Result<std::vector<SysctlSource>> sysctl_sources(Files& files, const std::string& key) {
+  std::map<std::string, std::string> by_name;
+  for (const char* dir : {"/usr/lib/sysctl.d", "/lib/sysctl.d", "/run/sysctl.d", "/etc/sysctl.d"}) {
+    auto names = files.list(dir);
+    if (!names) return names.error();
+    for (const auto& n : *names)
+      if (n.size() > 5 && n.ends_with(".conf")) by_name[n] = std::string(dir) + "/" + n;
+  }
+  std::vector<std::string> paths;
+  for (const auto& [name, path] : by_name) paths.push_back(path);
+  paths.push_back("/etc/sysctl.conf");
+  std::vector<SysctlSource> out;
+  for (const auto& path : paths) {
+    auto text = files.read(path);
+    if (!text || !*text) continue;
+    if (auto v = sysctl_setting(**text, key)) out.push_back(SysctlSource{path, *v});
+  }
+  return out;
+}
 
 std::optional<std::string> sysctl_setting(const std::string& text, const std::string& key) {
   std::optional<std::string> value;
@@ -89,23 +110,14 @@ Result<Diff> SysctlAction::check(HostContext& host) {
 
   // Files applied after ours (same name order across /etc, /run, /usr/lib; /etc wins) and
   // /etc/sysctl.conf, which comes last of all.
-  std::map<std::string, std::string> by_name;
-  for (const char* dir : {"/usr/lib/sysctl.d", "/lib/sysctl.d", "/run/sysctl.d", "/etc/sysctl.d"}) {
-    auto names = host.files().list(dir);
-    if (!names) return names.error();
-    for (const auto& n : *names)
-      if (n.size() > 5 && n.ends_with(".conf")) by_name[n] = std::string(dir) + "/" + n;
-  }
+  auto sources = sysctl_sources(host.files(), key_);
+  if (!sources) return sources.error();
   const std::string own = file_.substr(file_.rfind('/') + 1);
-  std::vector<std::string> later;
-  for (const auto& [name, path] : by_name)
-    if (name > own) later.push_back(path);
-  later.push_back("/etc/sysctl.conf");
-  for (const auto& path : later) {
-    auto text = host.files().read(path);
-    if (!text || !*text) continue;
-    if (auto v = sysctl_setting(**text, key_); v && *v != normalize(value_))
-      diff.warnings.push_back("'" + path + "' sets " + key_ + " = " + *v + " and is applied after '" + file_ +
+  for (const auto& s : *sources) {
+    const std::string name = s.path.substr(s.path.rfind('/') + 1);
+    bool later = s.path == "/etc/sysctl.conf" || name > own;
+    if (later && s.value != normalize(value_))
+      diff.warnings.push_back("'" + s.path + "' sets " + key_ + " = " + s.value + " and is applied after '" + file_ +
                               "': it wins at boot");
   }
   return diff;

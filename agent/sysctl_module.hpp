@@ -15,6 +15,10 @@ class SysctlAction : public Action {
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override { return key_ + " = " + value_; }
 
+  const std::string& key() const { return key_; }
+  const std::string& value() const { return value_; }
+  const std::string& file() const { return file_; }
+
  private:
   std::string proc_path() const;
   std::string desired_file(const std::optional<std::string>& current) const;
@@ -30,5 +34,19 @@ std::unique_ptr<Action> make_sysctl_action(Params& params);
 
 // The value a sysctl.conf-format text sets for key, if any (the last assignment wins).
 std::optional<std::string> sysctl_setting(const std::string& text, const std::string& key);
+
+// Blanks collapsed to one space: kernel values separate fields with tabs, files with any blanks.
+std::string normalize_sysctl_value(const std::string& value);
+
+// A file that sets the key at boot, and the value it sets.
+struct SysctlSource {
+  std::string path;
+  std::string value;
+};
+
+// Every file that sets `key` at boot, in the order they are applied: /etc/sysctl.d,
+// /run/sysctl.d, /usr/lib/sysctl.d and /lib/sysctl.d merged by file name (/etc shadows the
+// same name elsewhere), then /etc/sysctl.conf. The last one wins.
+Result<std::vector<SysctlSource>> sysctl_sources(Files& files, const std::string& key);
 
 }  // namespace rs::agent

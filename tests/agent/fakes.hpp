@@ -43,13 +43,17 @@ inline std::string read_text(const std::filesystem::path& p) {
 
 class FakeCommandRunner : public CommandRunner {
  public:
-  Result<CommandResult> run(const std::vector<std::string>& argv, const std::string&, std::chrono::milliseconds) override {
+  Result<CommandResult> run(const std::vector<std::string>& argv, const std::string& input, std::chrono::milliseconds) override {
     calls.push_back(argv);
+    if (script)
+      if (auto r = script(argv, input)) return *r;
     if (auto it = results.find(argv.at(0)); it != results.end()) return it->second;
     return CommandResult{0, "", ""};
   }
   std::vector<std::vector<std::string>> calls;
   std::map<std::string, CommandResult> results;  // by program name
+  // Asked first; nullopt falls through to `results`.
+  std::function<std::optional<CommandResult>(const std::vector<std::string>&, const std::string&)> script;
 };
 
 // Debian 12's docker.service command line, as systemd reports it over D-Bus.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `registry-setup apply` as users meet it: help, usage errors and invalid input exit 1
+# `registry-setup apply` and `verify` as users meet them: help, usage errors and invalid input exit 1
 # before any host is contacted (no network used here).
 set -uo pipefail
 bin=$1
@@ -32,4 +32,12 @@ expect 1 "bad.yml:5: all.children.registry.hosts.a.ansible_port: '0' is not a po
 expect 1 "pb.yml:3: plays\[0\].tasks\[0\].sysctl.value: required" -- apply "$tmp/good.yml" --playbook "$tmp/pb.yml"
 expect 1 "no host or group 'nosuch'" -- apply "$tmp/good.yml" --limit nosuch
 expect 1 '"problems"' -- apply "$tmp/bad.yml" --json
+# verify: the same input rules, its own help and exit codes.
+expect 0 'exit codes: 0 all good, 1 usage or invalid input, 2 drift or a failed check' -- verify --help
+expect 1 'needs exactly one INVENTORY' -- verify
+expect 1 "unknown option '--check'" -- verify "$tmp/good.yml" --check
+expect 1 "needs a positive number" -- verify "$tmp/good.yml" --forks x
+expect 1 "registry-setup verify: nothing was changed; 1 problem" -- verify "$tmp/bad.yml"
+expect 1 "pb.yml:3: plays\[0\].tasks\[0\].sysctl.value: required" -- verify "$tmp/good.yml" --playbook "$tmp/pb.yml"
+expect 1 '"problems"' -- verify "$tmp/bad.yml" --json
 exit $fail

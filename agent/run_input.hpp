@@ -1,0 +1,33 @@
+// What apply and verify act on: the inventory, the playbook and each selected host's plan,
+// all parsed and validated before any host is touched.
+#pragma once
+
+#include "agent/inventory.hpp"
+#include "agent/playbook.hpp"
+#include "agent/problem.hpp"
+
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace rs::agent {
+
+struct RunInput {
+  // Owned through pointers: the plans point into both.
+  std::unique_ptr<Inventory> inventory;
+  std::unique_ptr<Playbook> playbook;
+  std::vector<HostPlan> plans;
+};
+
+// Loads and validates everything; every problem found is added to `problems` (then the
+// result is incomplete and must not be acted on).
+RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
+                        Problems& problems);
+
+// "registry-setup CMD: nothing was changed; N problems:" and one line each on `err`; with
+// `json` also {"exit_code": 1, "problems": [...]} on `out`.
+void print_problems(const std::string& command, const Problems& problems, bool json, std::ostream& out,
+                    std::ostream& err);
+
+}  // namespace rs::agent

@@ -1,0 +1,237 @@
+#!/usr/bin/env bash
+# `verify` on two real nodes (nspawn, systemd as PID 1, dockerd, sshd; host-a registry
+# 10.77.S.11, host-b client 10.77.S.12), over ssh from a namespace with no default route.
+# Green after apply (with the end-to-end push/pull/delete probe); then one drift at a time:
+# ip_forward 0 live, the docker drop-in removed + daemon-reload, the registry unit stopped,
+# a conflicting insecure-registries key in daemon.json. verify names each with exit 2; apply
+# repairs (the conflict is refused by apply's pre-flight and removed by hand, as verify
+# says); verify is green again. An unreachable host makes it exit 4.
+# Exit 77 = skipped: not root, or no rootfs/systemd-nspawn.
+set -euo pipefail
+bin=$(realpath "$1")
+src=$(cd "$(dirname "$0")/../.." && pwd)
+rootfs=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
+[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
+command -v systemd-nspawn >/dev/null || { echo "SKIP: systemd-nspawn missing (scripts/install-deps.sh test)"; exit 77; }
+[ -f "$rootfs/.complete" ] || { echo "SKIP: no lab rootfs at $rootfs (scripts/lab-rootfs.sh)"; exit 77; }
+"$bin" serve --help >/dev/null 2>&1 || { echo "SKIP: 'registry-setup serve' is not built"; exit 77; }
+
+sub=$(( (RANDOM % 200) + 20 ))
+ctl="rs-vctl-$$"
+tmp=$(mktemp -d /var/tmp/rs-verify.XXXXXX)
+declare -A nspawn_pid leader
+cleanup() {
+  set +e
+  for n in "${!nspawn_pid[@]}"; do
+    p=${nspawn_pid[$n]}
+    kill -TERM "$p" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+  done
+  for n in a b; do
+    umount -R "$tmp/$n/merged" 2>/dev/null || umount -l "$tmp/$n/merged" 2>/dev/null
+    ip netns del "rs-v$n-$$" 2>/dev/null
+  done
+  ip netns del "$ctl" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
+t0=$(date +%s.%N)
+
+# A bridge in the control namespace; no namespace has a default route.
+ip netns add "$ctl"
+ip -n "$ctl" link add br0 type bridge
+ip -n "$ctl" addr add "10.77.$sub.1/24" dev br0
+ip -n "$ctl" link set br0 up
+ip -n "$ctl" link set lo up
+ssh-keygen -q -t ed25519 -N '' -f "$tmp/id" >/dev/null
+
+boot() {  # boot NAME LAST_OCTET
+  local n=$1 ip="10.77.$sub.$2" ns="rs-v$1-$$" d="$tmp/$1"
+  ip netns add "$ns"
+  ip link add "rv$n$$" type veth peer name "rv${n}b$$"
+  ip link set "rv$n$$" netns "$ns"
+  ip link set "rv${n}b$$" netns "$ctl"
+  ip -n "$ctl" link set "rv${n}b$$" master br0 up
+  ip -n "$ns" addr add "$ip/24" dev "rv$n$$"
+  ip -n "$ns" link set "rv$n$$" up
+  ip -n "$ns" link set lo up
+  mkdir -p "$d"/{upper,work,merged,docker}
+  mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$d/upper,workdir=$d/work" "$d/merged"
+  install -d -m 700 "$d/merged/root/.ssh"
+  install -m 600 "$tmp/id.pub" "$d/merged/root/.ssh/authorized_keys"
+  ssh-keygen -A -f "$d/merged" >/dev/null
+  # dockerd must not turn ip_forward on by itself when apply restarts it.
+  echo 'DOCKER_OPTS="--ip-forward=false"' >"$d/merged/etc/default/docker"
+  SYSTEMD_NSPAWN_API_VFS_WRITABLE=network systemd-nspawn -q -D "$d/merged" -M "rv$n$sub" \
+    --keep-unit --register=no --network-namespace-path="/run/netns/$ns" --capability=all \
+    --system-call-filter=@keyring --boot --console=read-only --resolv-conf=off \
+    --bind="$d/docker:/var/lib/docker" >"$d/nspawn.log" 2>&1 &
+  nspawn_pid[$n]=$!
+}
+find_leader() {
+  local n=$1
+  for _ in $(seq 100); do
+    for child in $(ps -o pid= --ppid "${nspawn_pid[$n]}" 2>/dev/null); do
+      [ "$(cat /proc/"$child"/comm 2>/dev/null)" = systemd ] && leader[$n]=$child
+    done
+    [ -n "${leader[$n]:-}" ] && return 0
+    sleep 0.1
+  done
+  fail "node $n did not start"
+}
+on() { local n=$1; shift; nsenter -t "${leader[$n]}" -a "$@"; }
+boot a 11
+boot b 12
+for n in a b; do
+  find_leader "$n"
+  for unit in docker.service ssh.service; do
+    for _ in $(seq 150); do on "$n" systemctl is-active -q "$unit" 2>/dev/null && break; sleep 0.2; done
+    on "$n" systemctl is-active -q "$unit" || fail "$unit not active on node $n"
+  done
+done
+echo "two nodes up after $(since "$t0") s"
+
+reg="10.77.$sub.11:5000"
+cat >"$tmp/inventory.yml" <<YAML
+all:
+  vars:
+    ansible_user: root
+    ansible_ssh_private_key_file: $tmp/id
+    ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o ConnectTimeout=5
+  children:
+    registry:
+      hosts:
+        host-a: {ansible_host: 10.77.$sub.11}
+    clients:
+      hosts:
+        host-b: {ansible_host: 10.77.$sub.12}
+YAML
+in_ctl() { ip netns exec "$ctl" "$bin" "$@"; }
+apply() { in_ctl apply "$tmp/inventory.yml" --playbook "$src/playbooks/site.yml" "$@"; }
+verify() { in_ctl verify "$tmp/inventory.yml" --playbook "$src/playbooks/site.yml" "$@"; }
+# run_verify NAME ARGS...: output in $tmp/NAME.out, exit code in $rc
+run_verify() {
+  local name=$1; shift
+  local s; s=$(date +%s.%N)
+  set +e; verify "$@" >"$tmp/$name.out" 2>&1; rc=$?; set -e
+  echo "verify ($name): exit $rc in $(since "$s") s"
+}
+expect_green() {
+  run_verify "$1" "${@:2}"
+  [ $rc -eq 0 ] || { cat "$tmp/$1.out"; fail "$1: expected exit 0, got $rc"; }
+  grep -Eq '^host-a +: ok=[0-9]+ +drift=0 +failed=0 ' "$tmp/$1.out" || { cat "$tmp/$1.out"; fail "$1: host-a not green"; }
+  grep -Eq '^host-b +: ok=[0-9]+ +drift=0 +failed=0 ' "$tmp/$1.out" || { cat "$tmp/$1.out"; fail "$1: host-b not green"; }
+}
+# host_section NAME HOST: the table of one host
+host_section() { awk -v h="$2" '$0 ~ "^" h " \\(" {on=1; next} /^$/ {on=0} on' "$tmp/$1.out"; }
+repair() {
+  local s; s=$(date +%s.%N)
+  set +e; apply >"$tmp/repair-$1.out" 2>&1; local r=$?; set -e
+  [ $r -eq 0 ] || { cat "$tmp/repair-$1.out"; fail "apply after $1: exit $r"; }
+  echo "apply (repair $1): $(since "$s") s"
+}
+
+# 0. Before apply: drift everywhere (a fresh node is not set up), exit 2.
+run_verify before --no-probe
+[ $rc -eq 2 ] || { cat "$tmp/before.out"; fail "before apply: expected exit 2, got $rc"; }
+host_section before host-b | grep -Eq '^  drift +docker trusts the private registry' || { cat "$tmp/before.out"; fail "before: docker drift not named"; }
+
+s=$(date +%s.%N)
+apply >"$tmp/apply.out" 2>&1 || { cat "$tmp/apply.out"; fail "first apply"; }
+echo "apply: $(since "$s") s"
+
+# 1. Green, with the end-to-end probe from both docker hosts.
+expect_green green1
+cat "$tmp/green1.out"
+for h in host-a host-b; do
+  host_section green1 "$h" | grep -Eq "^  ok +push/pull/delete via $reg +same digest back, deleted +sha256:" ||
+    fail "probe from $h not ok"
+  host_section green1 "$h" | grep -Eq "^  ok +  dockerd insecure registries \(GET /info\) +$reg +.*$reg" ||
+    fail "$h: effective insecure registries not shown"
+done
+host_section green1 host-b | grep -Eq "^  ok +reach http://$reg/v2/ .*HTTP/1.1 200" || fail "host-b reach"
+host_section green1 host-a | grep -Eq '^  ok +  registry-setup-registry.service +active, enabled +active \(running\), enabled' ||
+  fail "registry unit row"
+# The probe left nothing behind: no probe tag in the registry, no probe image on the hosts.
+tags=$(on a curl -s "http://$reg/v2/registry-setup-verify/probe/tags/list")
+! grep -q 'host-' <<<"$tags" || fail "probe tags left in the registry: $tags"
+for n in a b; do
+  ! on "$n" docker images --format '{{.Repository}}' | grep -q registry-setup-verify || fail "probe image left on node $n"
+done
+# --json: one document, the same verdicts.
+set +e; verify --no-probe --json >"$tmp/green.json" 2>"$tmp/green.err"; rc=$?; set -e
+[ $rc -eq 0 ] || { cat "$tmp/green.err"; fail "--json: exit $rc"; }
+python3 - "$tmp/green.json" <<'PY' || fail "--json document"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["exit_code"] == 0 and d["probe"] is False, d
+hosts = {h["host"]: h for h in d["hosts"]}
+assert set(hosts) == {"host-a", "host-b"}, hosts.keys()
+for h in hosts.values():
+    assert h["stats"]["drift"] == 0 and h["stats"]["failed"] == 0, h["stats"]
+    assert all(c["status"] == "ok" for c in h["checks"])
+names = [c["name"] for c in hosts["host-a"]["checks"]]
+assert "net.ipv4.ip_forward live" in names and "storage /var/lib/registry" in names, names
+PY
+
+# 2. Drift: ip_forward 0 live on host-b.
+on b sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
+run_verify ipfwd --no-probe
+[ $rc -eq 2 ] || { cat "$tmp/ipfwd.out"; fail "ip_forward 0: expected exit 2, got $rc"; }
+host_section ipfwd host-b | grep -Eq '^  drift +enable IP forwarding .*live net.ipv4.ip_forward: 0 -> 1' || { cat "$tmp/ipfwd.out"; fail "ip_forward drift not named"; }
+host_section ipfwd host-b | grep -Eq '^  drift +  net.ipv4.ip_forward live +1 +0$' || { cat "$tmp/ipfwd.out"; fail "ip_forward live row"; }
+host_section ipfwd host-b | grep -Eq '^  ok +  net.ipv4.ip_forward at boot +1 from /etc/sysctl.d/90-registry-setup.conf +1 from /etc/sysctl.d/90-registry-setup.conf' || fail "boot row"
+[ "$(grep -c '^  drift' "$tmp/ipfwd.out")" -eq 2 ] || { cat "$tmp/ipfwd.out"; fail "ip_forward: more drift than caused"; }
+repair ipfwd
+grep -q 'changed: \[host-b\] enable IP forwarding' "$tmp/repair-ipfwd.out" || fail "apply did not repair ip_forward"
+expect_green green2 --no-probe
+
+# 3. Drift: the docker drop-in removed + daemon-reload on host-b (dockerd still runs with it).
+on b rm /etc/systemd/system/docker.service.d/90-registry-setup.conf
+on b systemctl daemon-reload
+run_verify dropin --no-probe
+[ $rc -eq 2 ] || { cat "$tmp/dropin.out"; fail "drop-in removed: expected exit 2, got $rc"; }
+cat "$tmp/dropin.out"
+host_section dropin host-b | grep -Eq '^  drift +docker trusts the private registry ' || fail "drop-in drift not named"
+host_section dropin host-b | grep -Eq "^ +~ '/etc/systemd/system/docker.service.d/90-registry-setup.conf' absent" || fail "drop-in absence not shown"
+host_section dropin host-b | grep -Eq '^  drift +handler: restart docker' || fail "the restart apply would do is not shown"
+repair dropin
+grep -q 'changed: \[host-b\] HANDLER restart docker' "$tmp/repair-dropin.out" || fail "apply did not restart docker"
+expect_green green3 --no-probe
+
+# 4. Drift: the registry unit stopped on host-a; host-b cannot reach it.
+on a systemctl stop registry-setup-registry.service
+run_verify stopped --no-probe
+[ $rc -eq 2 ] || { cat "$tmp/stopped.out"; fail "registry stopped: expected exit 2, got $rc"; }
+cat "$tmp/stopped.out"
+host_section stopped host-a | grep -Eq "^  drift +registry service .*start 'registry-setup-registry.service' \(now inactive\)" || fail "registry drift not named"
+host_section stopped host-a | grep -Eq '^  drift +  registry-setup-registry.service +active, enabled +inactive \(dead\), enabled' || fail "unit row"
+host_section stopped host-b | grep -Eq "^  drift +reach http://$reg/v2/ .*no answer" || fail "host-b reach not drift"
+repair stopped
+on a systemctl is-active -q registry-setup-registry.service || fail "apply did not start the registry"
+expect_green green4 --no-probe
+
+# 5. A conflicting insecure-registries key in host-b's daemon.json: dockerd would refuse to
+#    start. verify fails it (apply's pre-flight refuses it too); removed by hand, green again.
+on b sh -c "printf '{\"insecure-registries\": [\"$reg\"]}\n' > /etc/docker/daemon.json"
+run_verify conflict --no-probe
+[ $rc -eq 2 ] || { cat "$tmp/conflict.out"; fail "conflict: expected exit 2, got $rc"; }
+cat "$tmp/conflict.out"
+host_section conflict host-b | grep -Eq '^  failed +docker trusts the private registry' || fail "conflict not failed"
+grep -q 'would make dockerd refuse to start' "$tmp/conflict.out" || fail "conflict message"
+set +e; apply >"$tmp/apply-conflict.out" 2>&1; r=$?; set -e
+[ $r -eq 2 ] || { cat "$tmp/apply-conflict.out"; fail "apply with the conflict: expected exit 2, got $r"; }
+on b rm /etc/docker/daemon.json
+expect_green green5
+
+# 6. An inventory host nobody answers for: exit 4, the others still verified.
+sed "s/        host-b: {ansible_host: 10.77.$sub.12}/&\n        host-c: {ansible_host: 10.77.$sub.13}/" "$tmp/inventory.yml" >"$tmp/inventory3.yml"
+set +e; in_ctl verify "$tmp/inventory3.yml" --playbook "$src/playbooks/site.yml" --no-probe >"$tmp/unreach.out" 2>&1; rc=$?; set -e
+[ $rc -eq 4 ] || { cat "$tmp/unreach.out"; fail "unreachable host: expected exit 4, got $rc"; }
+grep -Eq '^host-c +: .*unreachable=1' "$tmp/unreach.out" || fail "host-c not unreachable"
+grep -Eq '^host-b +: ok=[0-9]+ +drift=0 +failed=0 ' "$tmp/unreach.out" || fail "host-b not verified beside host-c"
+echo "PASS ($(since "$t0") s)"
