@@ -77,7 +77,7 @@ class FsReader final : public FileReader {
 
 class FsWriter final : public FileWriter {
  public:
-  static constexpr std::uint64_t kWritebackStep = 8 << 20;
+  static constexpr std::uint64_t kWritebackStep = 64 << 20;
 
   FsWriter(Fd fd, std::uint64_t size, std::string path)
       : fd_(std::move(fd)), size_(size), flushed_(size), path_(std::move(path)) {}

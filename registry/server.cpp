@@ -19,7 +19,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <limits>
@@ -41,6 +44,21 @@ namespace {
 auto redirect(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
+
+// TCP_CORK for the life of a scope: partial frames wait until uncorked.
+class Cork {
+ public:
+  Cork(int fd, bool on) : fd_(on ? fd : -1) { set(1); }
+  ~Cork() { set(0); }
+  Cork(const Cork&) = delete;
+  Cork& operator=(const Cork&) = delete;
+
+ private:
+  void set(int value) {
+    if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_CORK, &value, sizeof value);
+  }
+  int fd_;
+};
 
 }  // namespace
 
@@ -191,12 +209,13 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
       if (!parser.is_done()) keep_alive = false;  // an unwanted body is not read
     }
     keep_alive = keep_alive && !server_.stopping;
+    const std::uint64_t sent = req.method == "HEAD" ? 0 : response.content_length();
     bool written = co_await write_response(response, req.method == "HEAD", keep_alive, version);
 
     if (opt.access_log && server_.log->should_log(spdlog::level::info)) {
       auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
       server_.log->info("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
-                        received, req.method == "HEAD" ? 0 : response.content_length(), ms);
+                        received, sent, ms);
     }
     if (!written || !keep_alive) break;
   }
@@ -273,17 +292,35 @@ net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& 
 
 net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_alive, unsigned version) {
   // Answering in the request's version makes keep-alive explicit for HTTP/1.0 clients.
-  http::response<http::empty_body> res{static_cast<http::status>(r.status), version == 10 ? 10u : 11u};
-  for (auto& h : r.headers) res.set(h.name, h.value);
-  res.set("Docker-Distribution-API-Version", "registry/2.0");
-  res.keep_alive(keep_alive);
+  const unsigned v = version == 10 ? 10u : 11u;
+  const auto status = static_cast<http::status>(r.status);
+  const bool body = !(head || r.status == 204 || r.status == 304);
+  auto fill = [&](auto& res) {
+    for (auto& h : r.headers) res.set(h.name, h.value);
+    res.set("Docker-Distribution-API-Version", "registry/2.0");
+    res.keep_alive(keep_alive);
+  };
+  beast::error_code ec;
+  if (body && !r.file) {
+    // Small bodies (manifests, listings, errors) leave with the header in one write.
+    http::response<http::string_body> res{status, v};
+    fill(res);
+    res.body() = std::move(r.body);
+    res.content_length(res.body().size());
+    arm(server_.options.io_timeout);
+    co_await http::async_write(socket_, res, redirect(ec));
+    co_return !ec;
+  }
+  http::response<http::empty_body> res{status, v};
+  fill(res);
   res.content_length(r.content_length());
   http::response_serializer<http::empty_body> sr{res};
-  beast::error_code ec;
+  // A file response is corked so that the header and the first pages share packets.
+  Cork cork(socket_.native_handle(), body && r.file);
   arm(server_.options.io_timeout);
   co_await http::async_write_header(socket_, sr, redirect(ec));
   if (ec) co_return false;
-  if (head || r.status == 204 || r.status == 304) co_return true;
+  if (!body) co_return true;
   if (r.file) {
     if (int fd = r.file->native_handle(); fd >= 0) co_return co_await send_file(fd, r.file_offset, r.file_length);
     // A driver without file descriptors: copy through a buffer.

@@ -519,13 +519,13 @@ stop_server "$server_pid"
 
 # ---- invalid config ----
 printf 'listen: 127.0.0.1:0\nroot: %s\ndelet: true\nlimits:\n  max_connections: -1\n' "$T/root-bad" >"$T/bad.yml"
-timeout 10 "$RS_BIN" serve --config "$T/bad.yml" >"$T/bad.out" 2>&1
+timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad.yml" >"$T/bad.out" 2>&1
 expect_eq "an invalid config exits 2" 2 "$?"
 expect_match "the message names the unknown key with file:line" "$T/bad.yml:3:.*delet" "$(cat "$T/bad.out")"
 expect_match "the message names the bad value with file:line" "$T/bad.yml:5:.*max_connections" "$(cat "$T/bad.out")"
 expect_cmd "an invalid config creates no root" test ! -e "$T/root-bad"
 printf 'listen: [127.0.0.1\n' >"$T/bad2.yml"
-timeout 10 "$RS_BIN" serve --config "$T/bad2.yml" >"$T/bad2.out" 2>&1
+timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad2.yml" >"$T/bad2.out" 2>&1
 expect_eq "a config that is not YAML exits 2" 2 "$?"
 expect_match "... with file:line in the message" "$T/bad2.yml:[0-9]+" "$(cat "$T/bad2.out")"
 

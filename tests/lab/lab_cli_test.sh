@@ -28,10 +28,12 @@ printf 'all:\n  hosts:\n    a: {ansible_host: 10.0.0.1}\n    b: {ansible_host: 1
 "$bin" lab up "$work/bad.yml" 2>"$work/err"; rc=$?
 check "lab up with a bad inventory exits 1 listing every problem" \
   "[ $rc -eq 1 ] && grep -q \"host 'b': address 10.0.0.1 is used twice\" '$work/err' && grep -q \"host 'c': 'nope'\" '$work/err'"
-"$bin" lab up --name Bad_Name "$work/bad.yml" >/dev/null 2>&1; rc=$?
-check "an invalid lab name exits 1" "[ $rc -eq 1 ]"
-"$bin" lab up --prefix 40 "$work/bad.yml" >/dev/null 2>&1; rc=$?
-check "an invalid prefix exits 1" "[ $rc -eq 1 ]"
+printf 'all:\n  hosts:\n    a: {ansible_host: 10.99.0.1}\n' >"$work/good.yml"
+RS_LAB_RUN_DIR="$work/run" "$bin" lab up --name Bad_Name "$work/good.yml" >/dev/null 2>"$work/err"; rc=$?
+check "an invalid lab name exits 1 naming it" "[ $rc -eq 1 ] && grep -q \"lab name 'Bad_Name'\" '$work/err'"
+RS_LAB_RUN_DIR="$work/run" "$bin" lab up --prefix 40 "$work/good.yml" >/dev/null 2>"$work/err"; rc=$?
+check "an invalid prefix exits 1 naming it" "[ $rc -eq 1 ] && grep -q 'prefix length 40' '$work/err'"
+check "nothing was created for the refused labs" "[ ! -e '$work/run' ]"
 "$bin" lab exec >/dev/null 2>&1; rc=$?
 check "lab exec without a host exits 1" "[ $rc -eq 1 ]"
 "$bin" lab run >/dev/null 2>&1; rc=$?
