@@ -23,10 +23,10 @@ controller() { echo "[controller]# $*"; lab run -- "$@"; }
 scripts/install-deps.sh build lab
 [ -x "$bin" ] || scripts/build.sh
 scripts/lab-rootfs.sh
-if [ "${RS_DEMO_KEEP:-0}" != 1 ]; then trap '"$bin" lab down --name "$name" >/dev/null 2>&1 || true' EXIT; fi
-
 step "1. lab up: two real hosts (systemd, docker, sshd) on an isolated lab network"
 lab up "$inventory" --docker-opts=--ip-forward=false
+# Only a lab this run made is taken down at the end.
+if [ "${RS_DEMO_KEEP:-0}" != 1 ]; then trap '"$bin" lab down --name "$name" >/dev/null 2>&1 || true' EXIT; fi
 lab status
 
 step "2. an image, made offline, on both hosts"

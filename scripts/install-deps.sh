@@ -6,10 +6,10 @@ set -euo pipefail
 build_pkgs=(g++ make cmake ninja-build pkg-config ccache
   libboost-dev libboost-filesystem-dev libyaml-cpp-dev libspdlog-dev libfmt-dev
   libsystemd-dev catch2 nlohmann-json3-dev libssl-dev procps)
-test_pkgs=(curl skopeo docker-registry iproute2 openssh-client openssh-server
-  systemd util-linux python3)
-lab_pkgs=(debootstrap systemd-container iproute2 docker.io busybox-static
-  openssh-client util-linux)
+# Docker, sshd and busybox run inside the lab's nodes (their root filesystem has them), never
+# on this machine.
+test_pkgs=(curl skopeo docker-registry iproute2 openssh-client systemd util-linux python3)
+lab_pkgs=(debootstrap systemd-container iproute2 openssh-client util-linux)
 bench_pkgs=(nginx-light apache2-utils wrk docker-registry curl)
 
 want=()

@@ -19,11 +19,15 @@ fi
 [ -n "$mirror" ] || { echo "lab-rootfs: no Debian mirror found in apt's sources" >&2; exit 1; }
 tmp="$cache.tmp.$$"
 rm -rf "$tmp"
+log="$cache.log"
+# A failed or interrupted build leaves no half-made root behind (only its log); nothing is
+# removed while something is still mounted under it.
+trap 'grep -q " $tmp/" /proc/self/mountinfo || rm -rf "$tmp"' EXIT
 mkdir -p "$(dirname "$cache")"
 echo "lab-rootfs: debootstrap bookworm into $cache (about 2 minutes, once)"
 debootstrap --variant=minbase \
   --include=systemd,systemd-sysv,dbus,iproute2,procps,docker.io,openssh-server,openssh-client,curl,ca-certificates,busybox-static \
-  bookworm "$tmp" "$mirror" >"$tmp.log" 2>&1 || { echo "lab-rootfs: debootstrap failed, see $tmp.log" >&2; exit 1; }
+  bookworm "$tmp" "$mirror" >"$log" 2>&1 || { echo "lab-rootfs: debootstrap failed, see $log" >&2; exit 1; }
 rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
 # Nodes have no way out: no DNS, and docker never tries a registry on the internet.
 : >"$tmp/etc/resolv.conf"
@@ -34,6 +38,6 @@ rm -f "$tmp"/etc/ssh/ssh_host_*
 mkdir -p "$tmp/etc/systemd/system/ssh.service.d"
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' >"$tmp/etc/systemd/system/ssh.service.d/10-hostkeys.conf"
 touch "$tmp/.complete"
-rm -f "$tmp.log"
+rm -f "$log"
 mv "$tmp" "$cache"
 echo "lab-rootfs: done: $cache ($(du -sh "$cache" | cut -f1))"

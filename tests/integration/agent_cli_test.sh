@@ -22,7 +22,9 @@ expect() {  # expect CODE PATTERN -- ARGS...
 }
 printf 'all:\n  children:\n    registry:\n      hosts:\n        a: {ansible_port: 0}\n' >"$tmp/bad.yml"
 printf -- '- hosts: all\n  tasks:\n    - sysctl: {name: net.ipv4.ip_forward}\n' >"$tmp/pb.yml"
-printf 'all:\n  hosts:\n    a: {ansible_connection: local}\n' >"$tmp/good.yml"
+# A host no run could ever change: ssh to a closed port on loopback, should validation let
+# a run through by mistake.
+printf 'all:\n  hosts:\n    a: {ansible_host: 127.0.0.1, ansible_port: 1}\n' >"$tmp/good.yml"
 expect 0 'exit codes: 0 all hosts ok' -- apply --help
 expect 1 'needs exactly one INVENTORY' -- apply
 expect 1 "unknown option '--bogus'" -- apply "$tmp/good.yml" --bogus
