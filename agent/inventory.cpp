@@ -1,15 +1,14 @@
 #include "agent/inventory.hpp"
 
+#include "agent/yaml_file.hpp"
+
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <functional>
 #include <sstream>
 
 namespace rs::agent {
 namespace {
-
-constexpr std::size_t kMaxInventoryBytes = 4 * 1024 * 1024;
 
 // Defaults of the variables the default playbook uses; the lowest precedence of all.
 const std::map<std::string, std::string>& defaults() {
@@ -20,8 +19,6 @@ const std::map<std::string, std::string>& defaults() {
   };
   return d;
 }
-
-int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
 
 std::optional<int> to_int(const std::string& s) {
   int v = 0;
@@ -174,32 +171,17 @@ bool glob_match(const std::string& pattern, const std::string& text) {
 }
 
 Result<Inventory> Inventory::load(const std::string& path, Problems& problems) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problems.push_back(Problem{path, 0, "", "cannot read the inventory file"});
-    return make_error(Errc::not_found, "inventory '" + path + "': cannot read it");
-  }
-  std::string text;
-  text.resize(kMaxInventoryBytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxInventoryBytes) {
-    problems.push_back(Problem{path, 0, "", "larger than 4 MiB"});
-    return make_error(Errc::invalid_argument, "inventory '" + path + "': too large");
-  }
-  return parse(text, path, problems);
+  auto text = read_yaml_file(path, "inventory", problems);
+  if (!text) return text.error();
+  return parse(*text, path, problems);
 }
 
 Result<Inventory> Inventory::parse(const std::string& text, const std::string& file, Problems& problems) {
   const std::size_t before = problems.size();
   auto invalid = [&] { return make_error(Errc::invalid_argument, "inventory '" + file + "' is invalid"); };
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    problems.push_back(Problem{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "not valid YAML: " + e.msg});
-    return invalid();
-  }
+  auto loaded = load_yaml(text, file, problems);
+  if (!loaded) return invalid();
+  YAML::Node root = *loaded;
   if (!root.IsMap()) {
     problems.push_back(Problem{file, line_of(root), "", "the inventory must be a mapping with a group 'all'"});
     return invalid();
@@ -220,7 +202,7 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
       }
     }
   } catch (const YAML::Exception& e) {
-    problems.push_back(Problem{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg});
+    problems.push_back(Problem{file, line_of(e.mark), "", e.msg});
     return invalid();
   }
 

@@ -1,16 +1,14 @@
 #include "agent/playbook.hpp"
 
+#include "agent/yaml_file.hpp"
+
 #include <algorithm>
-#include <fstream>
 #include <set>
 
 namespace rs::agent {
 namespace {
 
-constexpr std::size_t kMaxPlaybookBytes = 4 * 1024 * 1024;
 constexpr int kMaxTemplateDepth = 10;
-
-int line_of(const YAML::Node& node) { return node.Mark().line >= 0 ? node.Mark().line + 1 : 0; }
 
 std::string trim(const std::string& s) {
   auto b = s.find_first_not_of(" \t");
@@ -141,31 +139,17 @@ class Parser {
 Result<YAML::Node> render(const YAML::Node& node, const Vars& vars) { return render_depth(node, vars, 0); }
 
 Result<Playbook> Playbook::load(const std::string& path, Problems& problems) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    problems.push_back(Problem{path, 0, "", "cannot read the playbook file"});
-    return make_error(Errc::not_found, "playbook '" + path + "': cannot read it");
-  }
-  std::string text(kMaxPlaybookBytes + 1, '\0');
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > kMaxPlaybookBytes) {
-    problems.push_back(Problem{path, 0, "", "larger than 4 MiB"});
-    return make_error(Errc::invalid_argument, "playbook '" + path + "': too large");
-  }
-  return parse(text, path, problems);
+  auto text = read_yaml_file(path, "playbook", problems);
+  if (!text) return text.error();
+  return parse(*text, path, problems);
 }
 
 Result<Playbook> Playbook::parse(const std::string& text, const std::string& file, Problems& problems) {
   const std::size_t before = problems.size();
   auto invalid = [&] { return make_error(Errc::invalid_argument, "playbook '" + file + "' is invalid"); };
-  YAML::Node root;
-  try {
-    root = YAML::Load(text);
-  } catch (const YAML::Exception& e) {
-    problems.push_back(Problem{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", "not valid YAML: " + e.msg});
-    return invalid();
-  }
+  auto loaded = load_yaml(text, file, problems);
+  if (!loaded) return invalid();
+  YAML::Node root = *loaded;
   if (!root.IsSequence() || root.size() == 0) {
     problems.push_back(Problem{file, line_of(root), "", "a playbook is a non-empty list of plays"});
     return invalid();
@@ -212,7 +196,7 @@ Result<Playbook> Playbook::parse(const std::string& text, const std::string& fil
       book.plays.push_back(std::move(play));
     }
   } catch (const YAML::Exception& e) {
-    problems.push_back(Problem{file, e.mark.line >= 0 ? e.mark.line + 1 : 0, "", e.msg});
+    problems.push_back(Problem{file, line_of(e.mark), "", e.msg});
   }
   if (problems.size() > before) return invalid();
   return book;

@@ -1,8 +1,9 @@
 #include "lab/lab_command.hpp"
 
+#include "agent/inventory.hpp"
+#include "agent/run_input.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
-#include "lab/inventory_reader.hpp"
 #include "lab/lab.hpp"
 #include "lab/plan.hpp"
 #include "lab/process.hpp"
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <iostream>
 
 namespace rs::lab {
 namespace {
@@ -190,9 +192,13 @@ int up_command(const std::vector<std::string>& argv) {
   }
 
   // Parse and validate everything before touching the machine.
-  auto hosts = read_lab_inventory(options.inventory);
-  if (!hosts) return fail("up", hosts.error());
-  auto plan = make_plan(p.name, *hosts, prefix);
+  agent::Problems problems;
+  auto inventory = agent::Inventory::load(options.inventory, problems);
+  if (!inventory) {
+    agent::print_problems("lab up", problems, false, std::cout, std::cerr);
+    return kUsage;
+  }
+  auto plan = make_plan(p.name, lab_hosts(*inventory), prefix);
   if (!plan) return fail("up", plan.error().with_context(options.inventory));
   if (auto r = preflight(); !r) return fail("up", r.error());
   if (auto r = ensure_rootfs(print_progress); !r) return fail("up", r.error());

@@ -72,6 +72,12 @@ const NodePlan* LabPlan::node(const std::string& host) const {
   return nullptr;
 }
 
+std::vector<LabHost> lab_hosts(const agent::Inventory& inventory) {
+  std::vector<LabHost> hosts;
+  for (const auto& h : inventory.hosts()) hosts.push_back(LabHost{h.name, h.address});
+  return hosts;
+}
+
 Result<LabPlan> make_plan(const std::string& lab_name, const std::vector<LabHost>& hosts, int prefix_length) {
   std::vector<std::string> problems;
   if (!valid_lab_name(lab_name))

@@ -9,8 +9,8 @@
 // no namespace gets a default route, so nothing aimed at a lab address can leave the lab.
 #pragma once
 
+#include "agent/inventory.hpp"
 #include "core/result.hpp"
-#include "lab/inventory_reader.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -20,6 +20,15 @@
 namespace rs::lab {
 
 constexpr int kDefaultPrefixLength = 24;
+
+struct LabHost {
+  std::string name;     // the inventory host name, e.g. "host-a"
+  std::string address;  // ansible_host (else the name), e.g. "192.168.1.11"
+};
+
+// The lab's view of an inventory the agent parsed: every host with its address, in
+// inventory order. The lab boots exactly the hosts `apply` will reach, at the same addresses.
+std::vector<LabHost> lab_hosts(const agent::Inventory& inventory);
 
 std::optional<std::uint32_t> parse_ipv4(const std::string& text);
 std::string format_ipv4(std::uint32_t address);

@@ -32,6 +32,17 @@ bool read_scalar(const YAML::Node& node, const std::string& key, T& out, Problem
   }
 }
 
+// A whole number of at least `min` (a size or a count) into `out`.
+template <typename T>
+void read_at_least(const YAML::Node& node, const std::string& key, long long min, T& out, Problems& p,
+                   const char* expected) {
+  long long v = 0;
+  if (read_scalar(node, key, v, p, expected)) {
+    if (v < min) p.add(node, key, min == 1 ? std::string("must be positive") : "must be at least " + std::to_string(min));
+    else out = static_cast<T>(v);
+  }
+}
+
 void read_seconds(const YAML::Node& node, const std::string& key, std::chrono::seconds& out, Problems& p) {
   long long v = 0;
   if (read_scalar(node, key, v, p, "a number of seconds")) {
@@ -120,34 +131,14 @@ Result<Config> load_config(const std::string& path) {
                  {"max_manifest_bytes", "max_connections", "idle_timeout_s", "io_timeout_s", "shutdown_grace_s",
                   "max_list_entries", "max_header_bytes"},
                  p);
-      if (auto v = n["max_manifest_bytes"]) {
-        long long bytes = 0;
-        if (read_scalar(v, "limits.max_manifest_bytes", bytes, p, "a number of bytes")) {
-          if (bytes <= 0) p.add(v, "limits.max_manifest_bytes", "must be positive");
-          else config.api.max_manifest_size = static_cast<std::uint64_t>(bytes);
-        }
-      }
-      if (auto v = n["max_connections"]) {
-        long long c = 0;
-        if (read_scalar(v, "limits.max_connections", c, p, "a number")) {
-          if (c <= 0) p.add(v, "limits.max_connections", "must be positive");
-          else config.server.max_connections = static_cast<std::size_t>(c);
-        }
-      }
-      if (auto v = n["max_list_entries"]) {
-        long long c = 0;
-        if (read_scalar(v, "limits.max_list_entries", c, p, "a number")) {
-          if (c <= 0) p.add(v, "limits.max_list_entries", "must be positive");
-          else config.api.max_list_entries = static_cast<std::size_t>(c);
-        }
-      }
-      if (auto v = n["max_header_bytes"]) {
-        long long c = 0;
-        if (read_scalar(v, "limits.max_header_bytes", c, p, "a number")) {
-          if (c < 1024) p.add(v, "limits.max_header_bytes", "must be at least 1024");
-          else config.server.max_header_bytes = static_cast<std::size_t>(c);
-        }
-      }
+      if (auto v = n["max_manifest_bytes"])
+        read_at_least(v, "limits.max_manifest_bytes", 1, config.api.max_manifest_size, p, "a number of bytes");
+      if (auto v = n["max_connections"])
+        read_at_least(v, "limits.max_connections", 1, config.server.max_connections, p, "a number");
+      if (auto v = n["max_list_entries"])
+        read_at_least(v, "limits.max_list_entries", 1, config.api.max_list_entries, p, "a number");
+      if (auto v = n["max_header_bytes"])
+        read_at_least(v, "limits.max_header_bytes", 1024, config.server.max_header_bytes, p, "a number");
       if (auto v = n["idle_timeout_s"]) read_seconds(v, "limits.idle_timeout_s", config.server.idle_timeout, p);
       if (auto v = n["io_timeout_s"]) read_seconds(v, "limits.io_timeout_s", config.server.io_timeout, p);
       if (auto v = n["shutdown_grace_s"]) read_seconds(v, "limits.shutdown_grace_s", config.server.shutdown_grace, p);

@@ -23,7 +23,7 @@ class FakeConnector : public Connector {
     HostConnection c;
     c.files = std::make_unique<LocalFiles>(s.root);
     c.commands = std::make_unique<FakeCommandRunner>();
-    c.systemd = std::make_unique<Forward>(*s.systemd);
+    c.systemd = std::make_unique<ForwardSystemd>(*s.systemd);
     c.address = host.address;
     return c;
   }
@@ -44,18 +44,6 @@ class FakeConnector : public Connector {
     }
     return h;
   }
-
-  // Keeps the FakeSystemd alive across connections.
-  struct Forward : Systemd {
-    explicit Forward(FakeSystemd& s) : s(s) {}
-    FakeSystemd& s;
-    Result<std::vector<std::vector<std::string>>> exec_start(const std::string& u) override { return s.exec_start(u); }
-    Result<UnitState> unit_state(const std::string& u) override { return s.unit_state(u); }
-    Result<void> reload() override { return s.reload(); }
-    Result<void> start(const std::string& u) override { return s.start(u); }
-    Result<void> restart(const std::string& u) override { return s.restart(u); }
-    Result<void> enable(const std::string& u) override { return s.enable(u); }
-  };
 
   TempDir dir_;
   std::mutex mutex_;

@@ -129,6 +129,19 @@ class FakeSystemd : public Systemd {
   LocalFiles& files_;
 };
 
+// A connection's Systemd for a FakeSystemd that outlives the connection (a fake host's
+// systemd keeps its state across runs).
+struct ForwardSystemd : Systemd {
+  explicit ForwardSystemd(FakeSystemd& s) : s(s) {}
+  FakeSystemd& s;
+  Result<std::vector<std::vector<std::string>>> exec_start(const std::string& u) override { return s.exec_start(u); }
+  Result<UnitState> unit_state(const std::string& u) override { return s.unit_state(u); }
+  Result<void> reload() override { return s.reload(); }
+  Result<void> start(const std::string& u) override { return s.start(u); }
+  Result<void> restart(const std::string& u) override { return s.restart(u); }
+  Result<void> enable(const std::string& u) override { return s.enable(u); }
+};
+
 // One fake host: a root dir with /proc/sys, the fakes, and a context over them.
 struct FakeHost {
   TempDir root;

@@ -91,16 +91,6 @@ class World : public Connector {
     FakeCommandRunner& r;
     std::mutex& m;
   };
-  struct ForwardSystemd : Systemd {
-    explicit ForwardSystemd(FakeSystemd& s) : s(s) {}
-    FakeSystemd& s;
-    Result<std::vector<std::vector<std::string>>> exec_start(const std::string& u) override { return s.exec_start(u); }
-    Result<UnitState> unit_state(const std::string& u) override { return s.unit_state(u); }
-    Result<void> reload() override { return s.reload(); }
-    Result<void> start(const std::string& u) override { return s.start(u); }
-    Result<void> restart(const std::string& u) override { return s.restart(u); }
-    Result<void> enable(const std::string& u) override { return s.enable(u); }
-  };
 
   TempDir dir_;
   std::mutex mutex_;

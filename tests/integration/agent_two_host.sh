@@ -9,86 +9,12 @@ set -euo pipefail
 bin=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 rootfs=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
-[ "$(id -u)" -eq 0 ] || { echo "SKIP: needs root"; exit 77; }
-command -v systemd-nspawn >/dev/null || { echo "SKIP: systemd-nspawn missing (scripts/install-deps.sh test)"; exit 77; }
-[ -f "$rootfs/.complete" ] || { echo "SKIP: no lab rootfs at $rootfs (scripts/lab-rootfs.sh)"; exit 77; }
+source "$(dirname "$0")/nspawn_hosts.sh"
 "$bin" serve --help >/dev/null 2>&1 || { echo "SKIP: 'registry-setup serve' is not built"; exit 77; }
-
-sub=$(( (RANDOM % 200) + 20 ))
-ctl="rs-ctl2-$$"
-tmp=$(mktemp -d /var/tmp/rs-two.XXXXXX)
-declare -A nspawn_pid leader
-cleanup() {
-  set +e
-  for n in "${!nspawn_pid[@]}"; do
-    p=${nspawn_pid[$n]}
-    kill -TERM "$p" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.2; done
-    kill -KILL "$p" 2>/dev/null
-    wait "$p" 2>/dev/null
-  done
-  for n in a b; do
-    umount -R "$tmp/$n/merged" 2>/dev/null || umount -l "$tmp/$n/merged" 2>/dev/null
-    ip netns del "rs-$n-$$" 2>/dev/null
-  done
-  ip netns del "$ctl" 2>/dev/null
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }'; }
-t0=$(date +%s.%N)
-
-# A bridge in the control namespace; no namespace has a default route.
-ip netns add "$ctl"
-ip -n "$ctl" link add br0 type bridge
-ip -n "$ctl" addr add "10.77.$sub.1/24" dev br0
-ip -n "$ctl" link set br0 up
-ip -n "$ctl" link set lo up
-ssh-keygen -q -t ed25519 -N '' -f "$tmp/id" >/dev/null
-
-boot() {  # boot NAME LAST_OCTET
-  local n=$1 ip="10.77.$sub.$2" ns="rs-$1-$$" d="$tmp/$1"
-  ip netns add "$ns"
-  ip link add "rs$n$$" type veth peer name "rs${n}b$$"
-  ip link set "rs$n$$" netns "$ns"
-  ip link set "rs${n}b$$" netns "$ctl"
-  ip -n "$ctl" link set "rs${n}b$$" master br0 up
-  ip -n "$ns" addr add "$ip/24" dev "rs$n$$"
-  ip -n "$ns" link set "rs$n$$" up
-  ip -n "$ns" link set lo up
-  mkdir -p "$d"/{upper,work,merged,docker}
-  mount -t overlay overlay -o "lowerdir=$rootfs,upperdir=$d/upper,workdir=$d/work" "$d/merged"
-  install -d -m 700 "$d/merged/root/.ssh"
-  install -m 600 "$tmp/id.pub" "$d/merged/root/.ssh/authorized_keys"
-  ssh-keygen -A -f "$d/merged" >/dev/null
-  SYSTEMD_NSPAWN_API_VFS_WRITABLE=network systemd-nspawn -q -D "$d/merged" -M "rs$n$sub" \
-    --keep-unit --register=no --network-namespace-path="/run/netns/$ns" --capability=all \
-    --system-call-filter=@keyring --boot --console=read-only --resolv-conf=off \
-    --bind="$d/docker:/var/lib/docker" >"$d/nspawn.log" 2>&1 &
-  nspawn_pid[$n]=$!
-}
-find_leader() {
-  local n=$1
-  for _ in $(seq 100); do
-    for child in $(ps -o pid= --ppid "${nspawn_pid[$n]}" 2>/dev/null); do
-      [ "$(cat /proc/"$child"/comm 2>/dev/null)" = systemd ] && leader[$n]=$child
-    done
-    [ -n "${leader[$n]:-}" ] && return 0
-    sleep 0.1
-  done
-  fail "node $n did not start"
-}
-on() { local n=$1; shift; nsenter -t "${leader[$n]}" -a "$@"; }
+nspawn_hosts_start two s
 boot a 11
 boot b 12
-for n in a b; do
-  find_leader "$n"
-  for unit in docker.service ssh.service; do
-    for _ in $(seq 150); do on "$n" systemctl is-active -q "$unit" 2>/dev/null && break; sleep 0.2; done
-    on "$n" systemctl is-active -q "$unit" || fail "$unit not active on node $n"
-  done
-done
+wait_nodes a b
 echo "two nodes up after $(since "$t0") s"
 
 cat >"$tmp/inventory.yml" <<YAML

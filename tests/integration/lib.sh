@@ -5,6 +5,7 @@
 #   - start_server / stop_server: our server on 127.0.0.1, port 0; processes started here are
 #     tracked by PID and only those are ended on exit;
 #   - req: one HTTP request with curl, leaving $status, $RS_TMP/body and $RS_TMP/headers;
+#   - make_layout, layout_digest, raw_digest, same_blobs: OCI layouts and skopeo;
 #   - expect_*: assertions that print what was expected and what came, and count;
 #   - finish: prints "N passed, N failed" and exits non-zero when anything failed.
 # Everything talks to 127.0.0.1 only.
@@ -198,6 +199,24 @@ EOF
 error_code() { json "$RS_TMP/body" 'd["errors"][0]["code"]'; }
 
 sha256_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
+
+# skopeo and OCI layouts (registry_skopeo, registry_compat); our server is plain HTTP.
+tls=(--src-tls-verify=false --dest-tls-verify=false)
+make_layout() { "$RS_PY" "$RS_TOOLS/make_oci_layout.py" "$@" >/dev/null || die "make_oci_layout.py $*"; }
+# The manifest digest a layout's index.json gives for its only image.
+layout_digest() { json "$1/index.json" 'd["manifests"][0]["digest"]'; }
+# The sha256 of what `skopeo inspect --raw` returns for REF.
+raw_digest() {
+  skopeo inspect --raw --tls-verify=false "$1" >"$RS_TMP/raw" 2>"$RS_TMP/raw.err" || { echo "<inspect failed: $(tail -c 300 "$RS_TMP/raw.err")>"; return; }
+  sha256_of "$RS_TMP/raw"
+}
+# Every blob of layout $1 is in layout $2 with the same bytes.
+same_blobs() {
+  local f
+  for f in "$1"/blobs/sha256/*; do
+    cmp -s "$f" "$2/blobs/sha256/$(basename "$f")" || { echo "blob $(basename "$f") differs or is missing"; return 1; }
+  done
+}
 sha512_of() { echo "sha512:$(sha512sum "$1" | cut -d' ' -f1)"; }
 
 # ---- assertions ----

@@ -7,20 +7,6 @@
 require skopeo curl python3 docker-registry
 
 T=$RS_TMP
-tls=(--src-tls-verify=false --dest-tls-verify=false)
-make_layout() { "$RS_PY" "$RS_TOOLS/make_oci_layout.py" "$@" >/dev/null || die "make_oci_layout.py $*"; }
-layout_digest() { json "$1/index.json" 'd["manifests"][0]["digest"]'; }
-raw_digest() {
-  skopeo inspect --raw --tls-verify=false "$1" >"$T/raw" 2>"$T/raw.err" || { echo "<inspect failed: $(tail -c 300 "$T/raw.err")>"; return; }
-  sha256_of "$T/raw"
-}
-same_blobs() {
-  local f
-  for f in "$1"/blobs/sha256/*; do
-    cmp -s "$f" "$2/blobs/sha256/$(basename "$f")" || { echo "blob $(basename "$f") differs or is missing"; return 1; }
-  done
-}
-
 # start_reference ROOT: docker-registry on a free port; sets ref_pid, ref_url, ref_host.
 _ref_count=0
 start_reference() {

@@ -5,23 +5,6 @@
 . "$(dirname "$0")/lib.sh"
 require skopeo curl python3
 
-tls=(--src-tls-verify=false --dest-tls-verify=false)
-make_layout() { "$RS_PY" "$RS_TOOLS/make_oci_layout.py" "$@" >/dev/null || die "make_oci_layout.py $*"; }
-# The manifest digest a layout's index.json gives for its only image.
-layout_digest() { json "$1/index.json" 'd["manifests"][0]["digest"]'; }
-# The sha256 of what `skopeo inspect --raw` returns for REF.
-raw_digest() {
-  skopeo inspect --raw --tls-verify=false "$1" >"$RS_TMP/raw" 2>"$RS_TMP/raw.err" || { echo "<inspect failed: $(cat "$RS_TMP/raw.err")>"; return; }
-  sha256_of "$RS_TMP/raw"
-}
-# Every blob of layout $1 is in layout $2 with the same bytes.
-same_blobs() {
-  local f
-  for f in "$1"/blobs/sha256/*; do
-    cmp -s "$f" "$2/blobs/sha256/$(basename "$f")" || { echo "blob $(basename "$f") differs or is missing"; return 1; }
-  done
-}
-
 make_layout "$RS_TMP/img-oci" --tag v1 --layers 3 --layer-size 100000 --seed 1
 make_layout "$RS_TMP/img-oci2" --tag v2 --layers 1 --seed 3
 make_layout "$RS_TMP/img-index" --tag multi --index --seed 2

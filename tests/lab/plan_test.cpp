@@ -107,3 +107,105 @@ TEST_CASE("make_plan lists every problem") {
   CHECK_FALSE(make_plan("ok", {}).ok());
   CHECK_FALSE(make_plan("ok", {{"a", "10.0.0.1"}}, 31).ok());
 }
+
+// The lab reads inventories with the agent's parser: the hosts and addresses `apply` uses.
+using rs::agent::Inventory;
+using rs::agent::Problems;
+
+TEST_CASE("lab_hosts: the two-host inventory gives both hosts with their addresses") {
+  const char* text = R"(all:
+  vars:
+    ansible_connection: ssh
+    ansible_user: root
+  children:
+    registry:
+      hosts:
+        host-a:
+          ansible_host: 192.168.1.11
+    clients:
+      hosts:
+        host-b:
+          ansible_host: 192.168.1.12
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "inv.yml", problems);
+  REQUIRE(inv.ok());
+  auto hosts = lab_hosts(*inv);
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].name == "host-a");
+  CHECK(hosts[0].address == "192.168.1.11");
+  CHECK(hosts[1].name == "host-b");
+  CHECK(hosts[1].address == "192.168.1.12");
+}
+
+TEST_CASE("lab_hosts: nested groups, a host in several groups, flow style, a host named by its address") {
+  const char* text = R"(all:
+  hosts:
+    10.0.0.7:
+  children:
+    registry: {hosts: {a: {ansible_host: 10.0.0.1, registry_port: 5000}}}
+    docker:
+      children:
+        clients:
+          hosts:
+            b: {ansible_host: 10.0.0.2}
+            a:
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "inv.yml", problems);
+  REQUIRE(inv.ok());
+  auto hosts = lab_hosts(*inv);
+  REQUIRE(hosts.size() == 3);
+  CHECK(hosts[0].name == "10.0.0.7");
+  CHECK(hosts[0].address == "10.0.0.7");
+  CHECK(hosts[1].name == "a");
+  CHECK(hosts[1].address == "10.0.0.1");
+  CHECK(hosts[2].name == "b");
+  CHECK(hosts[2].address == "10.0.0.2");
+}
+
+TEST_CASE("lab inventories: problems name the file and line, a lab needs hosts") {
+  Problems problems;
+  CHECK_FALSE(Inventory::parse("all: [\n", "x.yml", problems).ok());
+  REQUIRE_FALSE(problems.empty());
+  CHECK(problems[0].str().rfind("x.yml:", 0) == 0);
+
+  const char* text = R"(all:
+  children:
+    g:
+      hosts:
+        a: {ansible_host: 10.0.0.1}
+    h:
+      hosts:
+        b: {ansible_host: 10.0.0.2}
+      bogus: 1
+)";
+  problems.clear();
+  CHECK_FALSE(Inventory::parse(text, "inv.yml", problems).ok());
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].str().rfind("inv.yml:9: all.children.h.bogus: unknown key", 0) == 0);
+
+  problems.clear();
+  auto empty = Inventory::parse("all: {}\n", "e.yml", problems);
+  REQUIRE(empty.ok());
+  auto plan = make_plan("demo", lab_hosts(*empty));
+  REQUIRE_FALSE(plan.ok());
+  CHECK(plan.error().code == rs::Errc::invalid_argument);
+  CHECK(plan.error().message.find("no hosts") != std::string::npos);
+
+  CHECK_FALSE(Inventory::parse("- a\n", "l.yml", problems).ok());
+  problems.clear();
+  CHECK_FALSE(Inventory::load("/nonexistent/inventory.yml", problems).ok());
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].file == "/nonexistent/inventory.yml");
+}
+
+TEST_CASE("lab_hosts: the example inventory of the repository") {
+  Problems problems;
+  auto inv = Inventory::load(std::string(RS_SOURCE_DIR) + "/examples/two-host/inventory.yml", problems);
+  REQUIRE(inv.ok());
+  auto hosts = lab_hosts(*inv);
+  REQUIRE(hosts.size() == 2);
+  CHECK(hosts[0].address == "192.168.1.11");
+  CHECK(hosts[1].address == "192.168.1.12");
+}
