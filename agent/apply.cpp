@@ -124,7 +124,7 @@ int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& o
         print("unreachable: [" + name + "] => " + report.message + "\n");
       } else {
         HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, id);
-        ctx.probe_registry = [](const std::string& host, int port) { return probe_registry(host, port); };
+        ctx.probe_registry = conn->probe_registry;
         ctx.self_binary = options.self_binary;
         report = run_host(hp, ctx, RunOptions{options.check}, [&](const std::string& host, const TaskReport& t) {
           print(task_line(host, t, options.diff || options.verbosity > 0));

@@ -1,5 +1,7 @@
 #include "agent/connector.hpp"
 
+#include "agent/http_probe.hpp"
+
 #include "agent/command_files.hpp"
 #include "agent/local_files.hpp"
 #include "agent/process_command_runner.hpp"
@@ -52,6 +54,7 @@ TransportConnector::~TransportConnector() {
 
 Result<HostConnection> TransportConnector::connect(const InventoryHost& host) {
   HostConnection c;
+  c.probe_registry = [](const std::string& address, int port) { return probe_registry(address, port); };
   if (host.connection == Connection::local) {
     c.files = std::make_unique<LocalFiles>("/");
     c.commands = std::make_unique<ProcessCommandRunner>();

@@ -4,6 +4,7 @@
 
 #include "agent/command_runner.hpp"
 #include "agent/files.hpp"
+#include "agent/host_context.hpp"
 #include "agent/inventory.hpp"
 #include "agent/systemd.hpp"
 
@@ -18,6 +19,8 @@ struct HostConnection {
   std::unique_ptr<Systemd> systemd;
   std::string address;           // where a registry on this host is reached from here
   std::function<void()> close;   // ends the ssh master connection, if any
+  // Asks a registry on this host for GET /v2/ (the real connector: over TCP from here).
+  RegistryProbe probe_registry;
 };
 
 class Connector {

@@ -25,6 +25,8 @@ class FakeConnector : public Connector {
     c.commands = std::make_unique<FakeCommandRunner>();
     c.systemd = std::make_unique<ForwardSystemd>(*s.systemd);
     c.address = host.address;
+    // The registry probe never touches the network here: it answers as a running registry.
+    c.probe_registry = [](const std::string&, int) { return rs::ok(); };
     return c;
   }
 
@@ -75,26 +77,19 @@ Run apply(const std::string& inventory_text, FakeConnector& connector, std::vect
   return {code, out.str(), err.str()};
 }
 
-// The registry service's probe is off here: no network in unit tests.
 const char* kTwoHosts = R"(all:
   children:
     registry: {hosts: {host-a: {ansible_host: 10.77.0.11}}}
     clients: {hosts: {host-b: {ansible_host: 10.77.0.12}}}
 )";
 
-std::string playbook_without_probe() {
-  static TempDir dir;
-  auto text = read_text(std::string(RS_SOURCE_DIR) + "/playbooks/site.yml");
-  text += "        probe: false\n";
-  write_text(dir.path / "site.yml", text);
-  return (dir.path / "site.yml").string();
-}
+std::string default_playbook() { return std::string(RS_SOURCE_DIR) + "/playbooks/site.yml"; }
 
 }  // namespace
 
 TEST_CASE("apply: the seed converges, the second run changes and restarts nothing") {
   FakeConnector connector;
-  auto first = apply(kTwoHosts, connector, {}, playbook_without_probe());
+  auto first = apply(kTwoHosts, connector, {}, default_playbook());
   INFO(first.out << first.err);
   REQUIRE(first.code == kExitOk);
   CHECK_THAT(first.out, Catch::Contains("changed: [host-a] HANDLER restart docker"));
@@ -106,7 +101,7 @@ TEST_CASE("apply: the seed converges, the second run changes and restarts nothin
   CHECK(flag_registries(connector.state("host-b").systemd->exec_start("docker.service")->front()) ==
         std::vector<std::string>{"10.77.0.11:5000"});
 
-  auto second = apply(kTwoHosts, connector, {}, playbook_without_probe());
+  auto second = apply(kTwoHosts, connector, {}, default_playbook());
   INFO(second.out);
   REQUIRE(second.code == kExitOk);
   CHECK_THAT(second.out, Catch::Contains("host-a                   : ok=3    changed=0"));
@@ -117,7 +112,7 @@ TEST_CASE("apply: the seed converges, the second run changes and restarts nothin
 
 TEST_CASE("apply: --check changes nothing and --json is one document") {
   FakeConnector connector;
-  auto r = apply(kTwoHosts, connector, {"--check", "--json", "--diff"}, playbook_without_probe());
+  auto r = apply(kTwoHosts, connector, {"--check", "--json", "--diff"}, default_playbook());
   REQUIRE(r.code == kExitOk);
   auto j = nlohmann::json::parse(r.out);
   CHECK(j["check"] == true);
@@ -150,7 +145,7 @@ TEST_CASE("apply: exit 4 for an unreachable host, the others still run") {
   children:
     registry: {hosts: {host-a: {ansible_host: 10.77.0.11}}}
     clients: {hosts: {down-b: {ansible_host: 10.77.0.12}}}
-)", connector, {}, playbook_without_probe());
+)", connector, {}, default_playbook());
   CHECK(r.code == kExitUnreachable);
   CHECK_THAT(r.out, Catch::Contains("unreachable: [down-b] => ssh '10.77.0.12': No route to host"));
   CHECK_THAT(r.out, Catch::Contains("host-a                   : ok=4    changed=4"));
@@ -160,7 +155,7 @@ TEST_CASE("apply: exit 2 when a host fails, the failure names the cause") {
   FakeConnector connector;
   auto& b = connector.state("host-b");
   write_text(b.root + "/etc/docker/daemon.json", "{\"insecure-registries\": []}");
-  auto r = apply(kTwoHosts, connector, {}, playbook_without_probe());
+  auto r = apply(kTwoHosts, connector, {}, default_playbook());
   CHECK(r.code == kExitHostFailed);
   CHECK_THAT(r.out, Catch::Contains("failed: [host-b] docker trusts the private registry"));
   CHECK_THAT(r.out, Catch::Contains("refuse to start"));

@@ -12,7 +12,6 @@ bin=$(realpath "$1")
 src=$(cd "$(dirname "$0")/../.." && pwd)
 rootfs=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
 source "$(dirname "$0")/nspawn_hosts.sh"
-"$bin" serve --help >/dev/null 2>&1 || { echo "SKIP: 'registry-setup serve' is not built"; exit 77; }
 nspawn_hosts_start verify v
 # dockerd must not turn ip_forward on by itself when apply restarts it.
 node_docker_opts=--ip-forward=false

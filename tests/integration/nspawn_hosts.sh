@@ -64,9 +64,7 @@ boot() {  # boot NAME LAST_OCTET
   local link="r$nspawn_tag$n$$" peer="r$nspawn_tag${n}b$$"
   nspawn_nodes+=("$n")
   ip netns add "$ns"
-  ip link add "$link" type veth peer name "$peer"
-  ip link set "$link" netns "$ns"
-  ip link set "$peer" netns "$ctl"
+  ip -n "$ctl" link add "$peer" type veth peer name "$link" netns "$ns"
   ip -n "$ctl" link set "$peer" master br0 up
   ip -n "$ns" addr add "$ip/24" dev "$link"
   ip -n "$ns" link set "$link" up
