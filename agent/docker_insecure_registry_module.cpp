@@ -148,14 +148,27 @@ Result<Diff> DockerInsecureRegistryAction::check(HostContext& host) {
 
 Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
   const auto& c = config_;
-  // Pre-flight: the same directive as a flag and in daemon.json stops dockerd.
+  // The same directive as a flag and in daemon.json stops dockerd: the registries listed
+  // there become flags of the drop-in and the key leaves daemon.json (every other key stays).
   auto json = read_daemon_json(host, c.daemon_json);
   if (!json) return json.error();
-  if (json->contains("insecure-registries"))
-    return make_error(Errc::conflict,
-                      "'" + c.daemon_json + "' already sets insecure-registries; adding --insecure-registry flags too "
-                      "would make dockerd refuse to start (a directive both as a flag and in the configuration file). "
-                      "Use insecure_registry_method: daemon-json, or remove the key");
+  std::vector<std::string> wanted = c.registries;
+  std::optional<FileChange> json_change;
+  if (json->contains("insecure-registries")) {
+    const auto& listed = (*json)["insecure-registries"];
+    if (!listed.is_array())
+      return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries is not a list");
+    for (const auto& r : listed) {
+      if (!r.is_string())
+        return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries holds a non-string");
+      if (!contains(wanted, r.get<std::string>())) wanted.push_back(r.get<std::string>());
+    }
+    Json rest = *json;
+    rest.erase("insecure-registries");
+    auto before = host.files().read(c.daemon_json);
+    if (!before) return before.error();
+    json_change = FileChange{c.daemon_json, *before, rest.dump(2) + "\n"};
+  }
 
   auto loaded = host.systemd().exec_start(c.unit);
   if (!loaded) return loaded.error();
@@ -171,7 +184,7 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
   auto env = env_registries(host, current);
   if (!env) return env.error();
   auto desired = current;
-  for (const auto& r : c.registries) {
+  for (const auto& r : wanted) {
     if (!contains(flag_registries(desired), r) && !contains(*env, r)) {
       desired.push_back(kFlag);
       desired.push_back(r);
@@ -183,6 +196,7 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
     auto want = render_dropin(desired);
     if (!*text || **text != want) diff.files.push_back(FileChange{c.dropin, *text, want});
   }
+  if (json_change) diff.files.push_back(std::move(*json_change));
   // A drop-in written earlier but never loaded: docker still runs without the flags.
   if (!wrote_ && diff.files.empty() && desired != loaded->front())
     diff.changes.push_back("'" + c.unit + "' has not loaded '" + c.dropin + "' yet (needs daemon-reload and restart)");

@@ -137,7 +137,7 @@ python3 "$repo_root/tests/tools/make_oci_layout.py" "$WORK/layout" --layers 2 --
 
 # Makes FILE a new blob (its first 16 bytes change) and prints its digest.
 new_blob() {
-  printf '%016x' "$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ $(date +%N) ))" |
+  printf '%016x' "$(( (RANDOM << 30) ^ (RANDOM << 15) ^ RANDOM ^ 10#$(date +%N) ))" |
     dd of="$1" bs=16 count=1 conv=notrunc status=none
   python3 "$here/registry_client.py" digest "$1"
 }

@@ -154,10 +154,10 @@ TEST_CASE("apply: exit 4 for an unreachable host, the others still run") {
 TEST_CASE("apply: exit 2 when a host fails, the failure names the cause") {
   FakeConnector connector;
   auto& b = connector.state("host-b");
-  write_text(b.root + "/etc/docker/daemon.json", "{\"insecure-registries\": []}");
+  write_text(b.root + "/etc/docker/daemon.json", "{\"insecure-registries\": \"10.0.0.1:5000\"}");
   auto r = apply(kTwoHosts, connector, {}, default_playbook());
   CHECK(r.code == kExitHostFailed);
   CHECK_THAT(r.out, Catch::Contains("failed: [host-b] docker trusts the private registry"));
-  CHECK_THAT(r.out, Catch::Contains("refuse to start"));
+  CHECK_THAT(r.out, Catch::Contains("insecure-registries is not a list"));
   CHECK_THAT(r.out, Catch::Contains("host-a                   : ok=4    changed=4    unreachable=0    failed=0"));
 }

@@ -88,15 +88,26 @@ TEST_CASE("docker: registries already listed are kept, new ones added once") {
   CHECK(flag_registries(*written) == std::vector<std::string>{"10.0.0.1:5000", "192.168.1.11:5000"});
 }
 
-TEST_CASE("docker: pre-flight refuses a flag when daemon.json has insecure-registries") {
+TEST_CASE("docker: insecure-registries in daemon.json move into the drop-in, other keys stay") {
   FakeHost h;
-  write_text(h.at("/etc/docker/daemon.json"), R"({"insecure-registries": ["10.0.0.1:5000"]})");
+  write_text(h.at("/etc/docker/daemon.json"), R"({"debug": true, "insecure-registries": ["10.0.0.1:5000"]})");
   DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}));
   auto diff = action.check(h.ctx);
-  REQUIRE_FALSE(diff.ok());
-  CHECK(diff.error().code == rs::Errc::conflict);
-  CHECK_THAT(diff.error().message, Catch::Contains("daemon.json") && Catch::Contains("refuse to start"));
-  CHECK_FALSE(std::filesystem::exists(h.at(kDropin)));
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 2);
+  auto written = dropin_exec_start(diff->files[0].after);
+  REQUIRE(written);
+  // The registry already listed and the one asked for, both as flags: nothing is lost.
+  CHECK(flag_registries(*written) == std::vector<std::string>{"192.168.1.11:5000", "10.0.0.1:5000"});
+  CHECK(diff->files[1].path == "/etc/docker/daemon.json");
+  auto rest = nlohmann::json::parse(diff->files[1].after);
+  CHECK_FALSE(rest.contains("insecure-registries"));
+  CHECK(rest["debug"] == true);
+
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  auto again = DockerInsecureRegistryAction(config({"192.168.1.11:5000"})).check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->files.empty());
 }
 
 TEST_CASE("docker: daemon-json merges and keeps every other key") {
