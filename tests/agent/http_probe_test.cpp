@@ -69,7 +69,8 @@ TEST_CASE("http probe: other servers, silence and closed ports are errors") {
   {
     OneShot server("x");
     port = server.port;
-    (void)probe_registry("127.0.0.1", port);
+    auto garbage = probe_registry("127.0.0.1", port);
+    REQUIRE_FALSE(garbage.ok());  // "x" is no HTTP answer
   }
   auto closed = probe_registry("127.0.0.1", port);
   REQUIRE_FALSE(closed.ok());

@@ -44,13 +44,18 @@ TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, 
   REQUIRE(again.ok());
   CHECK(again->empty());
 
-  // A new binary is copied again and the running service restarted.
-  write_text(src.path / "registry-setup", "#!binary v2");
+  // A new binary (the digest is cached per path for a run, so a new run's binary is a new
+  // path here) is copied again and the running service restarted.
+  write_text(src.path / "registry-setup-v2", "#!binary v2");
+  h.ctx.self_binary = (src.path / "registry-setup-v2").string();
   RegistryServiceAction upgrade(c);
   auto d2 = upgrade.check(h.ctx);
   REQUIRE(d2.ok());
-  // The digest of the binary is cached per run; a new run (process) sees the new one.
-  CHECK((d2->empty() || d2->files.size() == 1));
+  REQUIRE(d2->files.size() == 1);
+  CHECK(d2->files[0].binary);
+  REQUIRE(upgrade.apply(h.ctx, *d2).ok());
+  CHECK(read_text(h.at("/usr/local/bin/registry-setup")) == "#!binary v2");
+  CHECK(h.systemd.jobs.back() == "restart registry-setup-registry.service");
 }
 
 TEST_CASE("registry_service: a registry that does not answer GET /v2/ fails the task") {

@@ -81,10 +81,13 @@ host_section green1 host-b | grep -Eq "^  ok +reach http://$reg/v2/ .*HTTP/1.1 2
 host_section green1 host-a | grep -Eq '^  ok +  registry-setup-registry.service +active, enabled +active \(running\), enabled' ||
   fail "registry unit row"
 # The probe left nothing behind: no probe tag in the registry, no probe image on the hosts.
-tags=$(on a curl -s "http://$reg/v2/registry-setup-verify/probe/tags/list")
+tags=$(on a curl -s -w '\n%{http_code}' "http://$reg/v2/registry-setup-verify/probe/tags/list") ||
+  fail "tags list of the probe repository: curl failed"
+case "$(tail -n1 <<<"$tags")" in 200 | 404) ;; *) fail "tags list of the probe repository: $tags" ;; esac
 ! grep -q 'host-' <<<"$tags" || fail "probe tags left in the registry: $tags"
 for n in a b; do
-  ! on "$n" docker images --format '{{.Repository}}' | grep -q registry-setup-verify || fail "probe image left on node $n"
+  images=$(on "$n" docker images --format '{{.Repository}}') || fail "docker images on node $n"
+  ! grep -q registry-setup-verify <<<"$images" || fail "probe image left on node $n"
 done
 # --json: one document, the same verdicts.
 set +e; verify --no-probe --json >"$tmp/green.json" 2>"$tmp/green.err"; rc=$?; set -e

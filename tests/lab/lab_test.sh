@@ -116,6 +116,7 @@ alive() {  # a recorded PID still running (a zombie waiting for PID 1 to reap it
     [ -r /proc/$p/stat ] && [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null)" != Z ] && echo "$p"
   done
 }
+check "the node processes were recorded (4 PIDs: nspawn and systemd per node)" "[ \$(wc -w <<<'$pids') -eq 4 ]"
 check "no node process is left (systemd-nspawn, systemd: $pids)" "[ -z \"\$(alive)\" ]"
 lab down >/dev/null; rc=$?
 check "a second lab down exits 0 (nothing to do)" "[ $rc -eq 0 ]"
