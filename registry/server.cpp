@@ -6,6 +6,7 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -13,7 +14,6 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -64,14 +64,34 @@ class Cork {
 
 class Session;
 
+// One io_context per thread, each run by its thread alone: a connection lives on one of
+// them, so its handlers never need a strand or a lock. The first also holds the acceptor,
+// the signals and the shutdown timer.
 struct Server::Impl {
-  Impl(const Api& a, ServerOptions o) : api(a), options(std::move(o)) {}
+  Impl(const Api& a, ServerOptions o) : api(a), options(std::move(o)), contexts(make_contexts(options.threads)) {
+    for (auto& c : contexts) guards.emplace_back(c->get_executor());
+  }
+
+  static std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned threads) {
+    unsigned n = threads ? threads : std::max(1u, std::thread::hardware_concurrency());
+    std::vector<std::unique_ptr<net::io_context>> out;
+    for (unsigned i = 0; i < n; ++i) out.push_back(std::make_unique<net::io_context>(1));
+    return out;
+  }
+
+  net::io_context& main_context() { return *contexts.front(); }
+  net::io_context& next_context() { return *contexts[next++ % contexts.size()]; }
+  void stop_all() {
+    for (auto& c : contexts) c->stop();
+  }
 
   const Api& api;
   ServerOptions options;
-  net::io_context ioc;
-  tcp::acceptor acceptor{ioc};
-  net::steady_timer grace_timer{ioc};
+  std::vector<std::unique_ptr<net::io_context>> contexts;
+  std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;  // until shutdown
+  std::size_t next = 0;  // accept loop only
+  tcp::acceptor acceptor{main_context()};
+  net::steady_timer grace_timer{main_context()};
   std::unique_ptr<net::signal_set> signals;
   std::function<void()> on_stopping;
   std::atomic<bool> stopping{false};
@@ -381,13 +401,13 @@ net::awaitable<bool> Session::send_file(int fd, std::uint64_t offset, std::uint6
 net::awaitable<void> Server::Impl::accept_loop() {
   while (!stopping) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(net::make_strand(ioc), redirect(ec));
+    tcp::socket socket = co_await acceptor.async_accept(next_context().get_executor(), redirect(ec));
     if (ec) {
       if (stopping || ec == net::error::operation_aborted) co_return;
       log->warn("accept: {}", ec.message());
       if (ec == net::error::no_descriptors) {
         // Out of file descriptors: let in-flight requests finish before accepting again.
-        net::steady_timer pause(ioc, std::chrono::milliseconds(100));
+        net::steady_timer pause(main_context(), std::chrono::milliseconds(100));
         co_await pause.async_wait(redirect(ec));
       }
       continue;
@@ -414,6 +434,8 @@ void Server::Impl::begin_shutdown() {
   beast::error_code ec;
   acceptor.close(ec);
   if (signals) signals->cancel(ec);
+  // Threads end once their connections have: nothing keeps an idle context running now.
+  for (auto& g : guards) g.reset();
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(sessions_mutex);
@@ -426,7 +448,7 @@ void Server::Impl::begin_shutdown() {
   grace_timer.async_wait([this](beast::error_code e) {
     if (!e) {
       log->warn("shutdown grace period over: closing remaining connections");
-      ioc.stop();
+      stop_all();
     }
   });
   session_ended(nullptr);
@@ -435,7 +457,7 @@ void Server::Impl::begin_shutdown() {
 void Server::Impl::session_ended(Session* s) {
   std::lock_guard lock(sessions_mutex);
   if (s) sessions.erase(s);
-  if (stopping && sessions.empty()) net::post(ioc, [this] { grace_timer.cancel(); });
+  if (stopping && sessions.empty()) net::post(main_context(), [this] { grace_timer.cancel(); });
 }
 
 Server::Server(const Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}
@@ -460,21 +482,21 @@ void Server::run(bool handle_signals, std::function<void()> on_stopping) {
   Impl& impl = *impl_;
   impl.on_stopping = std::move(on_stopping);
   if (handle_signals) {
-    impl.signals = std::make_unique<net::signal_set>(impl.ioc, SIGTERM, SIGINT);
+    impl.signals = std::make_unique<net::signal_set>(impl.main_context(), SIGTERM, SIGINT);
     impl.signals->async_wait([&impl](beast::error_code ec, int) {
       if (!ec) impl.begin_shutdown();
     });
   }
-  net::co_spawn(impl.ioc, impl.accept_loop(), net::detached);
-  unsigned n = impl.options.threads ? impl.options.threads : std::max(1u, std::thread::hardware_concurrency());
+  net::co_spawn(impl.main_context(), impl.accept_loop(), net::detached);
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < n; ++i) threads.emplace_back([&impl] { impl.ioc.run(); });
-  impl.ioc.run();
+  for (std::size_t i = 1; i < impl.contexts.size(); ++i)
+    threads.emplace_back([&context = *impl.contexts[i]] { context.run(); });
+  impl.main_context().run();
   for (auto& t : threads) t.join();
 }
 
 void Server::stop() {
-  net::post(impl_->ioc, [this] { impl_->begin_shutdown(); });
+  net::post(impl_->main_context(), [this] { impl_->begin_shutdown(); });
 }
 
 }  // namespace rs::registry
