@@ -12,7 +12,6 @@
 #include <ctime>
 #include <filesystem>
 #include <mutex>
-#include <thread>
 
 namespace rs::agent {
 namespace {
@@ -109,36 +108,30 @@ int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& o
         "' on " + std::to_string(plans.size()) + " host(s), " + std::to_string(options.forks) + " at a time\n");
 
   std::vector<HostReport> reports(plans.size());
-  std::atomic<std::size_t> next{0}, finished{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < plans.size();) {
-      auto& hp = plans[i];
-      const auto& name = hp.host->name;
-      print("[" + name + "] connecting (" + (hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address) + ")\n");
-      auto conn = connector.connect(*hp.host);
-      HostReport report;
-      report.host = name;
-      if (!conn) {
-        report.unreachable = true;
-        report.message = conn.error().message;
-        print("unreachable: [" + name + "] => " + report.message + "\n");
-      } else {
-        HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, id);
-        ctx.probe_registry = conn->probe_registry;
-        ctx.self_binary = options.self_binary;
-        report = run_host(hp, ctx, RunOptions{options.check}, [&](const std::string& host, const TaskReport& t) {
-          print(task_line(host, t, options.diff || options.verbosity > 0));
-        });
+  std::atomic<std::size_t> finished{0};
+  for_each_host(plans.size(), options.forks, [&](std::size_t i) {
+    auto& hp = plans[i];
+    const auto& name = hp.host->name;
+    print("[" + name + "] connecting (" + (hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address) + ")\n");
+    auto conn = connector.connect(*hp.host);
+    HostReport report;
+    report.host = name;
+    if (!conn) {
+      report.unreachable = true;
+      report.message = conn.error().message;
+      print("unreachable: [" + name + "] => " + report.message + "\n");
+    } else {
+      HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, id);
+      ctx.probe_registry = conn->probe_registry;
+      ctx.self_binary = options.self_binary;
+      report = run_host(hp, ctx, RunOptions{options.check}, [&](const std::string& host, const TaskReport& t) {
+        print(task_line(host, t, options.diff || options.verbosity > 0));
+      });
         if (conn->close) conn->close();
       }
       reports[i] = std::move(report);
       print("[" + name + "] done (" + std::to_string(++finished) + "/" + std::to_string(plans.size()) + " hosts)\n");
-    }
-  };
-  std::vector<std::thread> threads;
-  int n = std::max(1, std::min<int>(options.forks, static_cast<int>(plans.size())));
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+  });
 
   int code = kExitOk;
   bool any_failed = false, any_unreachable = false;

@@ -2,6 +2,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <vector>
+
 namespace rs::agent {
 
 RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
@@ -40,6 +45,17 @@ void print_problems(const std::string& command, const Problems& problems, bool j
   err << "registry-setup " << command << ": nothing was changed; " << problems.size() << " problem"
       << (problems.size() == 1 ? "" : "s") << ":\n";
   for (const auto& p : problems) err << "  " << p.str() << "\n";
+}
+
+void for_each_host(std::size_t count, int forks, const std::function<void(std::size_t)>& work) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < count;) work(i);
+  };
+  std::vector<std::thread> threads;
+  int n = std::max(1, std::min<int>(forks, static_cast<int>(count)));
+  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
+  for (auto& t : threads) t.join();
 }
 
 }  // namespace rs::agent

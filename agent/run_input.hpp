@@ -6,6 +6,8 @@
 #include "agent/playbook.hpp"
 #include "agent/problem.hpp"
 
+#include <cstddef>
+#include <functional>
 #include <memory>
 #include <ostream>
 #include <string>
@@ -29,5 +31,8 @@ RunInput load_run_input(const std::string& inventory_path, const std::string& pl
 // `json` also {"exit_code": 1, "problems": [...]} on `out`.
 void print_problems(const std::string& command, const Problems& problems, bool json, std::ostream& out,
                     std::ostream& err);
+
+// Calls work(i) once for each i in [0, count), on at most `forks` threads: hosts in parallel.
+void for_each_host(std::size_t count, int forks, const std::function<void(std::size_t)>& work);
 
 }  // namespace rs::agent

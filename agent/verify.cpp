@@ -8,9 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <mutex>
-#include <thread>
 
 namespace rs::agent {
 namespace {
@@ -241,34 +239,27 @@ int run_verify(const VerifyOptions& options, Connector& connector, std::ostream&
     std::lock_guard lock(log_mutex);
     err << text << std::flush;
   };
-  std::atomic<std::size_t> next{0};
-  auto worker = [&] {
-    for (std::size_t i; (i = next++) < plans.size();) {
-      auto& hp = plans[i];
-      const auto& name = hp.host->name;
-      std::string connection = hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address;
-      progress("[" + name + "] connecting (" + connection + ")\n");
-      auto conn = connector.connect(*hp.host);
-      HostVerification v;
-      if (!conn) {
-        v.host = name;
-        v.unreachable = true;
-        v.message = conn.error().message;
-      } else {
-        HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, "verify");
-        ctx.self_binary = options.self_binary;
-        v = verify_host(hp, ctx, plan_facts(hp, *input.inventory, conn->address, options.probe));
-        if (conn->close) conn->close();
-      }
-      v.connection = connection;
-      progress("[" + name + "] done\n");
-      results[i] = std::move(v);
+  for_each_host(plans.size(), options.forks, [&](std::size_t i) {
+    auto& hp = plans[i];
+    const auto& name = hp.host->name;
+    std::string connection = hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address;
+    progress("[" + name + "] connecting (" + connection + ")\n");
+    auto conn = connector.connect(*hp.host);
+    HostVerification v;
+    if (!conn) {
+      v.host = name;
+      v.unreachable = true;
+      v.message = conn.error().message;
+    } else {
+      HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, "verify");
+      ctx.self_binary = options.self_binary;
+      v = verify_host(hp, ctx, plan_facts(hp, *input.inventory, conn->address, options.probe));
+      if (conn->close) conn->close();
     }
-  };
-  std::vector<std::thread> threads;
-  int n = std::max(1, std::min<int>(options.forks, static_cast<int>(plans.size())));
-  for (int t = 0; t < n; ++t) threads.emplace_back(worker);
-  for (auto& t : threads) t.join();
+    v.connection = connection;
+    progress("[" + name + "] done\n");
+    results[i] = std::move(v);
+  });
 
   resolve(results);
   int code = verify_exit_code(results);
