@@ -79,18 +79,19 @@ Result<Digest> Store::read_link(const std::string& path) {
   return d;
 }
 
-Result<Digest> Store::hash_file(const std::string& path, DigestAlgorithm algorithm) {
+Result<Hasher> Store::hash_file(const std::string& path, DigestAlgorithm algorithm, std::uint64_t limit) {
   auto reader = driver_.reader(path);
   if (!reader) return reader.error();
   Hasher h(algorithm);
   std::vector<char> buf(1 << 20);
-  while (true) {
-    auto n = (*reader)->read(buf.data(), buf.size());
+  while (limit > 0) {
+    auto n = (*reader)->read(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit)));
     if (!n) return n.error();
     if (*n == 0) break;
     h.update(buf.data(), *n);
+    limit -= *n;
   }
-  return h.digest();
+  return h;
 }
 
 // ---- blobs ----
@@ -158,19 +159,9 @@ Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo
   // The hash state lives in memory; after a restart (or a failed write) it is rebuilt
   // from the data on disk.
   if (state->offset != writer->size()) {
-    Hasher h(DigestAlgorithm::sha256);
-    auto reader = driver_.reader(data);
-    if (!reader) return reader.error();
-    std::vector<char> buf(1 << 20);
-    std::uint64_t left = writer->size();
-    while (left > 0) {
-      auto n = (*reader)->read(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), left)));
-      if (!n) return n.error();
-      if (*n == 0) break;
-      h.update(buf.data(), *n);
-      left -= *n;
-    }
-    state->hasher = std::move(h);
+    auto h = hash_file(data, DigestAlgorithm::sha256, writer->size());
+    if (!h) return h.error();
+    state->hasher = std::move(*h);
     state->offset = writer->size();
   }
   return writer;
@@ -185,9 +176,9 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
   if (expected.algorithm == writer->state_->hasher.algorithm()) {
     actual = writer->state_->hasher.digest();
   } else {
-    auto d = hash_file(data, expected.algorithm);
-    if (!d) return d.error();
-    actual = *d;
+    auto h = hash_file(data, expected.algorithm);
+    if (!h) return h.error();
+    actual = h->digest();
   }
   writer->file_.reset();
 

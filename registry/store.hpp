@@ -94,7 +94,9 @@ class Store {
   friend class UploadWriter;
   void release_upload(UploadWriter& writer);
   Result<Digest> read_link(const std::string& path);
-  Result<Digest> hash_file(const std::string& path, DigestAlgorithm algorithm);
+  // Hashes the first `limit` bytes of a file (all of it by default).
+  Result<Hasher> hash_file(const std::string& path, DigestAlgorithm algorithm,
+                           std::uint64_t limit = UINT64_MAX);
 
   StorageDriver& driver_;
   std::mutex uploads_mutex_;
