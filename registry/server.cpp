@@ -25,6 +25,8 @@
 #include <sys/socket.h>
 
 #include <atomic>
+#include <ctime>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -60,6 +62,71 @@ class Cork {
   int fd_;
 };
 
+// The access lines of one thread, written to stderr in batches: a line waits only until
+// the handlers that are ready now have run, so an idle server writes each line at once and
+// a busy thread writes many lines with one write(2). Lines look like the spdlog ones.
+class AccessLog {
+ public:
+  explicit AccessLog(net::io_context& context) : context_(context) {}
+  ~AccessLog() { flush(); }
+  AccessLog(const AccessLog&) = delete;
+  AccessLog& operator=(const AccessLog&) = delete;
+
+  template <class... Args>
+  void line(fmt::format_string<Args...> format, Args&&... args) {
+    append_prefix();
+    fmt::format_to(std::back_inserter(buffer_), format, std::forward<Args>(args)...);
+    buffer_.push_back('\n');
+    if (buffer_.size() >= kFlushBytes) {
+      flush();
+    } else if (!flush_posted_) {
+      flush_posted_ = true;
+      net::post(context_, [this] {
+        flush_posted_ = false;
+        flush();
+      });
+    }
+  }
+
+  void flush() {
+    const char* data = buffer_.data();
+    std::size_t left = buffer_.size();
+    while (left > 0) {
+      ssize_t n = ::write(STDERR_FILENO, data, left);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;  // nowhere to log to: drop the lines rather than stall requests
+      data += n;
+      left -= static_cast<std::size_t>(n);
+    }
+    buffer_.clear();
+  }
+
+ private:
+  static constexpr std::size_t kFlushBytes = 32 * 1024;
+
+  // "2026-11-28T17:18:22.665 info  registry: ", the date part formatted once a second.
+  void append_prefix() {
+    auto now = std::chrono::system_clock::now();
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+    std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+    if (seconds != prefix_second_) {
+      std::tm tm{};
+      ::localtime_r(&seconds, &tm);
+      prefix_len_ = std::strftime(prefix_, sizeof prefix_, "%Y-%m-%dT%H:%M:%S", &tm);
+      prefix_second_ = seconds;
+    }
+    buffer_.append(prefix_, prefix_ + prefix_len_);
+    fmt::format_to(std::back_inserter(buffer_), ".{:03} info  registry: ", ms % 1000);
+  }
+
+  net::io_context& context_;
+  fmt::memory_buffer buffer_;
+  bool flush_posted_ = false;
+  std::time_t prefix_second_ = -1;
+  char prefix_[32] = {};
+  std::size_t prefix_len_ = 0;
+};
+
 }  // namespace
 
 class Session;
@@ -69,7 +136,10 @@ class Session;
 // the signals and the shutdown timer.
 struct Server::Impl {
   Impl(const Api& a, ServerOptions o) : api(a), options(std::move(o)), contexts(make_contexts(options.threads)) {
-    for (auto& c : contexts) guards.emplace_back(c->get_executor());
+    for (auto& c : contexts) {
+      guards.emplace_back(c->get_executor());
+      access_logs.push_back(std::make_unique<AccessLog>(*c));
+    }
   }
 
   static std::vector<std::unique_ptr<net::io_context>> make_contexts(unsigned threads) {
@@ -80,7 +150,7 @@ struct Server::Impl {
   }
 
   net::io_context& main_context() { return *contexts.front(); }
-  net::io_context& next_context() { return *contexts[next++ % contexts.size()]; }
+  std::size_t next_context() { return next++ % contexts.size(); }
   void stop_all() {
     for (auto& c : contexts) c->stop();
   }
@@ -89,6 +159,7 @@ struct Server::Impl {
   ServerOptions options;
   std::vector<std::unique_ptr<net::io_context>> contexts;
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;  // until shutdown
+  std::vector<std::unique_ptr<AccessLog>> access_logs;                           // one per context
   std::size_t next = 0;  // accept loop only
   tcp::acceptor acceptor{main_context()};
   net::steady_timer grace_timer{main_context()};
@@ -107,8 +178,8 @@ struct Server::Impl {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket)
-      : server_(server), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+  Session(Server::Impl& server, tcp::socket socket, AccessLog& access_log)
+      : server_(server), access_log_(access_log), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
 
   void start() {
     {
@@ -164,6 +235,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::awaitable<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
 
   Server::Impl& server_;
+  AccessLog& access_log_;
   tcp::socket socket_;
   net::steady_timer timer_;
   Clock::time_point deadline_ = Clock::now() + std::chrono::seconds(60);
@@ -234,8 +306,8 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
 
     if (opt.access_log && server_.log->should_log(spdlog::level::info)) {
       auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-      server_.log->info("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
-                        received, sent, ms);
+      access_log_.line("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
+                       received, sent, ms);
     }
     if (!written || !keep_alive) break;
   }
@@ -401,7 +473,8 @@ net::awaitable<bool> Session::send_file(int fd, std::uint64_t offset, std::uint6
 net::awaitable<void> Server::Impl::accept_loop() {
   while (!stopping) {
     beast::error_code ec;
-    tcp::socket socket = co_await acceptor.async_accept(next_context().get_executor(), redirect(ec));
+    const std::size_t context = next_context();
+    tcp::socket socket = co_await acceptor.async_accept(contexts[context]->get_executor(), redirect(ec));
     if (ec) {
       if (stopping || ec == net::error::operation_aborted) co_return;
       log->warn("accept: {}", ec.message());
@@ -422,7 +495,7 @@ net::awaitable<void> Server::Impl::accept_loop() {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(*this, std::move(socket))->start();
+    std::make_shared<Session>(*this, std::move(socket), *access_logs[context])->start();
   }
 }
 

@@ -62,7 +62,23 @@ Result<void> UploadWriter::write(const char* data, std::size_t size) {
   return ok();
 }
 
-Store::Store(StorageDriver& driver) : driver_(driver) {}
+std::shared_ptr<const std::string> ContentCache::find(const Digest& d) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(d.str());
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+void ContentCache::insert(const Digest& d, std::shared_ptr<const std::string> bytes) {
+  if (bytes->size() > max_bytes_) return;
+  std::lock_guard lock(mutex_);
+  if (bytes_ + bytes->size() > max_bytes_) {
+    entries_.clear();
+    bytes_ = 0;
+  }
+  if (entries_.emplace(d.str(), bytes).second) bytes_ += bytes->size();
+}
+
+Store::Store(StorageDriver& driver) : driver_(driver), manifests_(kManifestCacheBytes) {}
 Store::~Store() = default;
 
 void Store::release_upload(UploadWriter& writer) {
@@ -228,9 +244,12 @@ bool Store::has_manifest(const std::string& repo, const Digest& d) {
 
 Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest& d) {
   if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
+  if (auto cached = manifests_.find(d)) return StoredManifest{d, *cached};
   auto bytes = driver_.get_content(paths::blob_data(d), kMaxManifestSize);
   if (!bytes) return bytes.error();
-  return StoredManifest{d, std::move(*bytes)};
+  auto shared = std::make_shared<const std::string>(std::move(*bytes));
+  manifests_.insert(d, shared);
+  return StoredManifest{d, *shared};
 }
 
 Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes) {

@@ -49,9 +49,26 @@ struct StoredManifest {
   std::string bytes;
 };
 
+// Bytes of manifests by digest. Content-addressed data never changes, so an entry stays
+// valid as long as the digest is the same; whether a repository has the manifest is still
+// asked of storage each time. Bounded: emptied when the next entry would not fit.
+class ContentCache {
+ public:
+  explicit ContentCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  std::shared_ptr<const std::string> find(const Digest& d);
+  void insert(const Digest& d, std::shared_ptr<const std::string> bytes);
+
+ private:
+  std::size_t max_bytes_;
+  std::size_t bytes_ = 0;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> entries_;
+};
+
 class Store {
  public:
   static constexpr std::uint64_t kMaxManifestSize = 4 * 1024 * 1024;
+  static constexpr std::size_t kManifestCacheBytes = 16 * 1024 * 1024;
 
   explicit Store(StorageDriver& driver);
   ~Store();
@@ -99,6 +116,7 @@ class Store {
                            std::uint64_t limit = UINT64_MAX);
 
   StorageDriver& driver_;
+  ContentCache manifests_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::unique_ptr<UploadWriter::State>> uploads_;
 };

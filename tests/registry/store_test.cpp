@@ -120,3 +120,46 @@ TEST_CASE("repositories are found at any depth; without tags a repository has no
   CHECK(store.list_tags("a")->empty());
   CHECK(store.list_tags("missing").error().code == rs::Errc::not_found);
 }
+
+TEST_CASE("manifest bytes come from the cache, but only while the repository has the revision") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  const std::string bytes = R"({"schemaVersion":2})";
+  auto d = rs::digest_of(bytes);
+  REQUIRE(store.put_manifest("lib/app", d, bytes).ok());
+  REQUIRE(store.put_manifest("lib/other", d, bytes).ok());
+  auto first = store.get_manifest("lib/app", d);
+  REQUIRE(first.ok());
+  CHECK(first->bytes == bytes);
+
+  // The data file is gone (as after a garbage collection by another process): the
+  // content of a digest cannot change, so the cached bytes are still served.
+  auto data = dir.path / "docker/registry/v2/blobs/sha256" / d.hex.substr(0, 2) / d.hex / "data";
+  REQUIRE(std::filesystem::remove(data));
+  auto again = store.get_manifest("lib/app", d);
+  REQUIRE(again.ok());
+  CHECK(again->bytes == bytes);
+
+  // Deleting the revision in one repository hides it there at once, not in the other.
+  REQUIRE(store.delete_manifest("lib/app", d).ok());
+  auto deleted = store.get_manifest("lib/app", d);
+  REQUIRE_FALSE(deleted.ok());
+  CHECK(deleted.error().code == rs::Errc::not_found);
+  CHECK(store.get_manifest("lib/other", d).ok());
+}
+
+TEST_CASE("the content cache stays within its bound") {
+  ContentCache cache(10);
+  auto a = rs::digest_of("a"), b = rs::digest_of("b"), c = rs::digest_of("c");
+  cache.insert(a, std::make_shared<const std::string>("123456"));
+  REQUIRE(cache.find(a));
+  CHECK(*cache.find(a) == "123456");
+  cache.insert(b, std::make_shared<const std::string>("12345678901"));  // larger than the bound
+  CHECK_FALSE(cache.find(b));
+  CHECK(cache.find(a));
+  cache.insert(c, std::make_shared<const std::string>("12345"));  // 6 + 5 > 10: starts over
+  CHECK_FALSE(cache.find(a));
+  REQUIRE(cache.find(c));
+  CHECK(*cache.find(c) == "12345");
+}
