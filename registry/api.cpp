@@ -102,9 +102,12 @@ class UploadSink final : public BodySink {
     return std::nullopt;
   }
 
+  std::span<char> buffer() override { return writer_->buffer(); }
+
   Response finish() override {
     std::string name = writer_->repository(), id = writer_->id();
     if (!commit_as_) {
+      if (auto r = writer_->flush(); !r) return server_error(r.error());
       Response r = upload_progress(name, id, writer_->size(), 202);
       writer_.reset();
       return r;

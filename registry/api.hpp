@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace rs::registry {
@@ -25,6 +26,8 @@ class BodySink {
   virtual ~BodySink() = default;
   // Consumes the next piece; a Response instead stops the request (the connection closes).
   virtual std::optional<Response> write(const char* data, std::size_t size) = 0;
+  // Where the server may receive the next piece to save a copy (empty: its own buffer).
+  virtual std::span<char> buffer() { return {}; }
   // The whole body has arrived.
   virtual Response finish() = 0;
 };

@@ -343,12 +343,15 @@ net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& 
     }
     while (left > 0) {
       arm(server_.options.io_timeout);
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, kBodyChunk));
-      n = co_await socket_.async_read_some(net::buffer(chunk_.get(), want), redirect(ec));
+      // Into the sink's own buffer when it has one (an upload's disk buffer): one copy less.
+      std::span<char> into = sink.buffer();
+      if (into.empty()) into = {chunk_.get(), kBodyChunk};
+      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, into.size()));
+      n = co_await socket_.async_read_some(net::buffer(into.data(), want), redirect(ec));
       if (n > 0) {
         received += n;
         left -= n;
-        if (auto stop = sink.write(chunk_.get(), n)) {
+        if (auto stop = sink.write(into.data(), n)) {
           early = std::move(stop);
           co_return false;
         }

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -33,10 +34,16 @@ class FileReader {
 class FileWriter {
  public:
   virtual ~FileWriter() = default;
+  // May keep the bytes in a buffer until flush(), commit() or the writer's end.
   virtual Result<void> write(const char* data, std::size_t size) = 0;
-  // Bytes in the file, including what was there before an append.
+  // Where the next bytes may be placed to save a copy (empty: nowhere). A write() whose
+  // data starts there and fits takes the bytes in place.
+  virtual std::span<char> buffer() { return {}; }
+  // Bytes in the file, including what was there before an append and what is buffered.
   virtual std::uint64_t size() const = 0;
-  // Makes everything written so far durable (fsync).
+  // Hands everything written so far to storage (readers see it; not yet durable).
+  virtual Result<void> flush() = 0;
+  // Makes everything written so far durable (flush and fsync).
   virtual Result<void> commit() = 0;
 };
 

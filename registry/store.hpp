@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,10 @@ class UploadWriter {
   UploadWriter& operator=(const UploadWriter&) = delete;
 
   Result<void> write(const char* data, std::size_t size);
+  // Where the next bytes may be received to save a copy (see FileWriter::buffer).
+  std::span<char> buffer() { return file_->buffer(); }
+  // Hands the bytes written so far to storage: a later request continues from them.
+  Result<void> flush() { return file_->flush(); }
   std::uint64_t size() const { return file_->size(); }
   const std::string& repository() const { return repo_; }
   const std::string& id() const { return id_; }

@@ -58,16 +58,17 @@ line = data.split(b"\r\n", 1)[0].split()
 print(line[1].decode() if len(line) > 1 and data.startswith(b"HTTP/") else "closed")
 EOF
 }
-# truncated REQUEST-LINE CONTENT-LENGTH SENT: a request announcing CONTENT-LENGTH body bytes
-# that sends SENT random bytes, then disconnects.
+# truncated REQUEST-LINE CONTENT-LENGTH SENT [FILE]: a request announcing CONTENT-LENGTH body
+# bytes that sends SENT bytes (random, or the first ones of FILE), then disconnects.
 truncated() {
-  "$RS_PY" - "$server_port" "$1" "$2" "$3" <<'EOF'
+  "$RS_PY" - "$server_port" "$1" "$2" "$3" "${4:-}" <<'EOF'
 import os, socket, sys, time
 port, line, length, sent = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+body = open(sys.argv[5], "rb").read(sent) if sys.argv[5] else os.urandom(sent)
 s = socket.create_connection(("127.0.0.1", port), timeout=15)
 s.sendall(("%s HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/octet-stream\r\n"
            "Content-Length: %d\r\n\r\n" % (line, length)).encode())
-s.sendall(os.urandom(sent))
+s.sendall(body)
 time.sleep(0.2)
 s.close()
 EOF
@@ -124,6 +125,26 @@ expect_status "a truncated PATCH stores no blob" 404
 expect_cmd "... and no file under blobs/" no_blob_named "$dx"
 still_serving "after a truncated PATCH"
 
+# An interrupted PATCH keeps every byte that arrived (an unaligned count, past the server's
+# 2 MiB disk buffer): the status says so, and the upload resumes from there to the right blob.
+head -c 5000000 /dev/urandom >"$T/z"
+dz=$(sha256_of "$T/z")
+req POST "$V2/bad/resume/blobs/uploads/"
+loc=$(hdr Location)
+truncated "PATCH $loc" 5000000 3000001 "$T/z"
+# (the server sees the disconnect a moment after the client made it)
+holds_all() { req GET "$(abs_url "$loc")" && [ "$status $(hdr Range)" = "204 0-3000000" ]; }
+wait_until 5 holds_all || true
+expect_eq "after an interrupted PATCH the upload holds the 3000001 bytes that arrived" "204 0-3000000" \
+  "$status $(hdr Range)"
+tail -c +3000002 "$T/z" >"$T/z-rest"
+req PATCH "$(abs_url "$loc")" "${oct[@]}" -H "Content-Range: 3000001-4999999" --data-binary @"$T/z-rest"
+expect_status "the rest continues at the offset the status gave" 202
+req PUT "$(with_query "$(abs_url "$(hdr Location)")" "digest=$dz")"
+expect_status "the resumed upload commits with the digest of the whole file" 201
+curl -s -o "$T/z-back" "$V2/bad/resume/blobs/$dz"
+expect_cmd "the blob reads back byte for byte" cmp -s "$T/z" "$T/z-back"
+
 # The same with curl, killed by its own timeout while the server waits for the rest.
 curl -s --max-time 1 -o /dev/null -X POST "${oct[@]}" -H 'Content-Length: 5000000' \
   --data-binary @"$T/y" "$V2/bad/trunc3/blobs/uploads/?digest=$dy"
@@ -156,7 +177,7 @@ req POST "$V2/bad/ok/blobs/uploads/?mount=$(sha256_of "$T/empty")&from=../../../
 expect_client_error "a mount from a hostile name is refused"
 expect_eq "nothing was created beside the root" "" "$(find "$jail" -mindepth 1 -maxdepth 1 ! -name root)"
 expect_eq "the only repositories on disk are the valid ones" \
-  "$(printf '%s\n' "$name255" bad/digest bad/trunc bad/trunc2 bad/trunc3 | sort)" \
+  "$(printf '%s\n' "$name255" bad/digest bad/resume bad/trunc bad/trunc2 bad/trunc3 | sort)" \
   "$(cd "$repos" && find . -name '_uploads' -prune -o -name '_layers' -prune -o -type d -print | sed 's|^\./||' |
      while read -r d; do [ -d "$d/_uploads" ] || [ -d "$d/_layers" ] || [ -d "$d/_manifests" ] && echo "$d"; done | sort)"
 expect_eq "no directory outside the layout's names exists under repositories/" "" \
