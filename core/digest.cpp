@@ -1,6 +1,10 @@
 #include "core/digest.hpp"
 
-#include <openssl/evp.h>
+// SHA256_Init and friends are deprecated in OpenSSL 3 but kept; see Hasher::Impl.
+#define OPENSSL_SUPPRESS_DEPRECATED
+#include <openssl/sha.h>
+
+#include <variant>
 
 namespace rs {
 
@@ -37,16 +41,17 @@ Result<Digest> Digest::parse(std::string_view text) {
   return d;
 }
 
+// The low-level SHA functions: the same assembly (SHA-NI where the CPU has it) as EVP,
+// without OpenSSL 3's provider machinery, which touches ~2 MiB of the library at first use.
 struct Hasher::Impl {
-  EVP_MD_CTX* ctx = nullptr;
-  ~Impl() { EVP_MD_CTX_free(ctx); }
+  std::variant<SHA256_CTX, SHA512_CTX> ctx;
 };
 
 Hasher::Hasher(DigestAlgorithm algorithm) : impl_(std::make_unique<Impl>()), algorithm_(algorithm) {
-  impl_->ctx = EVP_MD_CTX_new();
-  const EVP_MD* md = algorithm == DigestAlgorithm::sha256 ? EVP_sha256() : EVP_sha512();
-  [[maybe_unused]] int rc = EVP_DigestInit_ex(impl_->ctx, md, nullptr);
-  assert(impl_->ctx && rc == 1);
+  if (algorithm == DigestAlgorithm::sha256)
+    SHA256_Init(&impl_->ctx.emplace<SHA256_CTX>());
+  else
+    SHA512_Init(&impl_->ctx.emplace<SHA512_CTX>());
 }
 
 Hasher::~Hasher() = default;
@@ -54,16 +59,25 @@ Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
 void Hasher::update(const void* data, std::size_t size) {
-  if (size) EVP_DigestUpdate(impl_->ctx, data, size);
+  if (size == 0) return;
+  if (auto* c = std::get_if<SHA256_CTX>(&impl_->ctx))
+    SHA256_Update(c, data, size);
+  else
+    SHA512_Update(&std::get<SHA512_CTX>(impl_->ctx), data, size);
 }
 
 Digest Hasher::digest() const {
-  EVP_MD_CTX* copy = EVP_MD_CTX_new();
-  EVP_MD_CTX_copy_ex(copy, impl_->ctx);
-  unsigned char out[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(copy, out, &len);
-  EVP_MD_CTX_free(copy);
+  unsigned char out[SHA512_DIGEST_LENGTH];
+  unsigned len;
+  if (auto* c = std::get_if<SHA256_CTX>(&impl_->ctx)) {
+    SHA256_CTX copy = *c;
+    SHA256_Final(out, &copy);
+    len = SHA256_DIGEST_LENGTH;
+  } else {
+    SHA512_CTX copy = std::get<SHA512_CTX>(impl_->ctx);
+    SHA512_Final(out, &copy);
+    len = SHA512_DIGEST_LENGTH;
+  }
   static const char* kHex = "0123456789abcdef";
   Digest d{algorithm_, {}};
   d.hex.reserve(len * 2);

@@ -1,4 +1,4 @@
-// Content digests ("sha256:<hex>", "sha512:<hex>") and streaming hashers (OpenSSL EVP).
+// Content digests ("sha256:<hex>", "sha512:<hex>") and streaming hashers (OpenSSL).
 #pragma once
 
 #include "core/result.hpp"
