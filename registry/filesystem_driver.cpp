@@ -443,7 +443,12 @@ Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
   std::string p = full(path);
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return errno_error("stat '" + p + "'", errno);
-  return FileInfo{static_cast<std::uint64_t>(st.st_size), S_ISDIR(st.st_mode)};
+  auto ns = [](const timespec& t) {
+    return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
+  };
+  return FileInfo{static_cast<std::uint64_t>(st.st_size), S_ISDIR(st.st_mode),
+                  FileVersion{static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
+                              ns(st.st_mtim), ns(st.st_ctim)}};
 }
 
 Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path) {

@@ -6,6 +6,7 @@
 
 #include "core/result.hpp"
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -15,9 +16,14 @@
 
 namespace rs::registry {
 
+// Changes whenever a file may have been replaced or rewritten (for files: inode, size and
+// times); all zero when the driver cannot tell, and then nothing is cached by it.
+using FileVersion = std::array<std::uint64_t, 4>;
+
 struct FileInfo {
   std::uint64_t size = 0;
   bool is_dir = false;
+  FileVersion version{};
 };
 
 class FileReader {

@@ -78,6 +78,24 @@ void ContentCache::insert(const Digest& d, std::shared_ptr<const std::string> by
   if (entries_.emplace(d.str(), bytes).second) bytes_ += bytes->size();
 }
 
+std::optional<Digest> TagCache::find(const std::string& path, const FileVersion& version) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(path);
+  if (it == entries_.end() || it->second.version != version) return std::nullopt;
+  return it->second.digest;
+}
+
+void TagCache::insert(const std::string& path, const FileVersion& version, const Digest& d) {
+  std::lock_guard lock(mutex_);
+  if (entries_.size() >= kMaxEntries) entries_.clear();
+  entries_.insert_or_assign(path, Entry{version, d});
+}
+
+void TagCache::erase(const std::string& path) {
+  std::lock_guard lock(mutex_);
+  entries_.erase(path);
+}
+
 Store::Store(StorageDriver& driver) : driver_(driver), manifests_(kManifestCacheBytes) {}
 Store::~Store() = default;
 
@@ -235,7 +253,15 @@ Result<void> Store::cancel_upload(const std::string& repo, const std::string& id
 // ---- manifests and tags ----
 
 Result<Digest> Store::resolve_tag(const std::string& repo, const std::string& tag) {
-  return read_link(paths::tag_current_link(repo, tag));
+  const std::string link = paths::tag_current_link(repo, tag);
+  auto info = driver_.stat(link);
+  if (!info) return info.error();
+  const bool cacheable = info->version != FileVersion{};
+  if (cacheable)
+    if (auto d = tags_.find(link, info->version)) return *d;
+  auto d = read_link(link);
+  if (d && cacheable) tags_.insert(link, info->version, *d);
+  return d;
 }
 
 bool Store::has_manifest(const std::string& repo, const Digest& d) {
@@ -260,11 +286,13 @@ Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::
 }
 
 Result<void> Store::tag(const std::string& repo, const std::string& tag, const Digest& d) {
+  tags_.erase(paths::tag_current_link(repo, tag));
   if (auto r = driver_.put_content(paths::tag_index_link(repo, tag, d), d.str()); !r) return r;
   return driver_.put_content(paths::tag_current_link(repo, tag), d.str());
 }
 
 Result<void> Store::untag(const std::string& repo, const std::string& tag) {
+  tags_.erase(paths::tag_current_link(repo, tag));
   if (auto st = driver_.stat(paths::tag_current_link(repo, tag)); !st) return st.error();
   return driver_.remove(paths::tag_dir(repo, tag));
 }
@@ -277,8 +305,10 @@ Result<void> Store::delete_manifest(const std::string& repo, const Digest& d) {
   if (!tags) return ok();
   for (const auto& t : *tags) {
     auto target = resolve_tag(repo, t);
-    if (target && *target == d)
+    if (target && *target == d) {
+      tags_.erase(paths::tag_current_link(repo, t));
       if (auto r = driver_.remove(paths::tag_dir(repo, t)); !r) return r;
+    }
   }
   return ok();
 }

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -70,6 +71,25 @@ class ContentCache {
   std::unordered_map<std::string, std::shared_ptr<const std::string>> entries_;
 };
 
+// Which digest a tag's link file held, by the file's version: a tag resolves with one
+// stat() while its link is unchanged. Links are replaced by rename, so a new tag gets a new
+// inode and new times, even when written by another process sharing the directory.
+class TagCache {
+ public:
+  std::optional<Digest> find(const std::string& path, const FileVersion& version);
+  void insert(const std::string& path, const FileVersion& version, const Digest& d);
+  void erase(const std::string& path);
+
+ private:
+  static constexpr std::size_t kMaxEntries = 65536;
+  struct Entry {
+    FileVersion version;
+    Digest digest;
+  };
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> entries_;
+};
+
 class Store {
  public:
   static constexpr std::uint64_t kMaxManifestSize = 4 * 1024 * 1024;
@@ -122,6 +142,7 @@ class Store {
 
   StorageDriver& driver_;
   ContentCache manifests_;
+  TagCache tags_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::unique_ptr<UploadWriter::State>> uploads_;
 };

@@ -163,3 +163,35 @@ TEST_CASE("the content cache stays within its bound") {
   REQUIRE(cache.find(c));
   CHECK(*cache.find(c) == "12345");
 }
+
+TEST_CASE("a tag resolves from the cache only while its link file is unchanged") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store writer_side(driver), reader_side(driver);  // two registries sharing one directory
+  auto one = rs::digest_of("one"), two = rs::digest_of("two");
+  REQUIRE(writer_side.tag("lib/app", "v1", one).ok());
+  auto first = reader_side.resolve_tag("lib/app", "v1");
+  REQUIRE(first.ok());
+  CHECK(*first == one);
+  CHECK(*reader_side.resolve_tag("lib/app", "v1") == one);  // (from the cache)
+
+  // Moved by the other registry, again and again: every change is seen at once.
+  for (int i = 0; i < 20; ++i) {
+    const auto& target = i % 2 ? one : two;
+    REQUIRE(writer_side.tag("lib/app", "v1", target).ok());
+    auto now = reader_side.resolve_tag("lib/app", "v1");
+    REQUIRE(now.ok());
+    CHECK(*now == target);
+  }
+  // Rewritten in place by hand (same inode), a clock tick later: the times differ, so it is
+  // read again. (Same-tick in-place rewrites by hand are the one change a stat cannot see.)
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto link = dir.path / "docker/registry/v2/repositories/lib/app/_manifests/tags/v1/current/link";
+  { std::ofstream(link, std::ios::trunc) << two.str(); }
+  CHECK(*reader_side.resolve_tag("lib/app", "v1") == two);
+  // Gone: not found, whatever was cached.
+  REQUIRE(writer_side.untag("lib/app", "v1").ok());
+  auto gone = reader_side.resolve_tag("lib/app", "v1");
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().code == rs::Errc::not_found);
+}
