@@ -102,6 +102,25 @@ Result<void> pwrite_all(int fd, const char* data, std::size_t size, std::uint64_
   return ok();
 }
 
+// Memory for upload buffers, shared by all writers: past it, new writers use ordinary
+// writes (the kernel bounds the page cache), so memory stays bounded however many
+// uploads run at once.
+class StageBudget {
+ public:
+  static constexpr std::size_t kBytes = 128 << 20;
+  static bool take(std::size_t n) {
+    std::size_t used = used_.load(std::memory_order_relaxed);
+    do {
+      if (used + n > kBytes) return false;
+    } while (!used_.compare_exchange_weak(used, used + n, std::memory_order_relaxed));
+    return true;
+  }
+  static void give_back(std::size_t n) { used_.fetch_sub(n, std::memory_order_relaxed); }
+
+ private:
+  static inline std::atomic<std::size_t> used_{0};
+};
+
 // Uploads go to disk with O_DIRECT: the bytes are staged in an aligned buffer and written
 // in whole blocks, so they skip the page cache (on this kind of machine that saves a
 // quarter of the CPU an upload costs and a gigabyte of dirty pages waiting for writeback).
@@ -129,13 +148,21 @@ class FsWriter final : public FileWriter {
       wake_.notify_all();
       disk_.join();
     }
+    StageBudget::give_back(budget_);
   }
 
   // Loads the partial block at the end of the file, where appending starts.
   Result<void> start() {
     if (!direct_) return ok();
-    stage_.reset(stage_buffer());
-    if (!stage_) return make_error(Errc::io, "out of memory for the write buffer of '" + path_ + "'");
+    // The first buffer on ordinary pages: a small upload touches only what it uses.
+    if (StageBudget::take(kStage)) {
+      budget_ += kStage;
+      stage_.reset(static_cast<char*>(std::aligned_alloc(kAlign, kStage)));
+    }
+    if (!stage_) {
+      direct_ = false;
+      return set_direct(false);
+    }
     stage_offset_ = size_ - size_ % kAlign;
     staged_ = static_cast<std::size_t>(size_ - stage_offset_);
     if (staged_ == 0) return ok();
@@ -209,11 +236,17 @@ class FsWriter final : public FileWriter {
   }
 
  private:
-  // A stage on one huge page where the kernel has them (fewer pages for O_DIRECT to pin
-  // and for the TLB while receiving and hashing), else on ordinary aligned pages.
-  static char* stage_buffer() {
+  // The second buffer, for large uploads only: on one huge page where the kernel has them
+  // (fewer pages for O_DIRECT to pin and for the TLB while receiving and hashing).
+  char* spare_buffer() {
+    if (!StageBudget::take(kStage)) return nullptr;
     auto* p = static_cast<char*>(std::aligned_alloc(kStage, kStage));
-    if (p) ::madvise(p, kStage, MADV_HUGEPAGE);
+    if (!p) {
+      StageBudget::give_back(kStage);
+      return nullptr;
+    }
+    budget_ += kStage;
+    ::madvise(p, kStage, MADV_HUGEPAGE);
     return p;
   }
 
@@ -251,8 +284,8 @@ class FsWriter final : public FileWriter {
     if (!direct_) return write_stage(kStage);
     if (auto r = wait_disk(); !r) return r;
     if (!spare_) {
-      spare_.reset(stage_buffer());
-      if (!spare_) return write_stage(kStage);
+      spare_.reset(spare_buffer());
+      if (!spare_) return write_stage(kStage);  // no write-behind, still direct
     }
     std::swap(stage_, spare_);
     {
@@ -353,6 +386,7 @@ class FsWriter final : public FileWriter {
   std::size_t staged_ = 0;
   bool dirty_ = false;   // staged bytes not yet in the file
   bool failed_ = false;  // a write failed: no more writes
+  std::size_t budget_ = 0;  // taken from StageBudget
 
   // The disk thread and the one write it does at a time (from spare_).
   struct Job {

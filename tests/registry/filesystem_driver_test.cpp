@@ -165,3 +165,30 @@ TEST_CASE("an appending writer that ends without flush keeps every byte") {
   }
   CHECK(file_bytes(dir.path / "f") == "abc" + big);
 }
+
+TEST_CASE("upload buffers have a memory budget; writers past it write the ordinary way") {
+  TempDir dir;
+  FilesystemDriver d(dir.path.string());
+  // 128 MiB of 2 MiB buffers: 64 writers get one, the next ones write through the page cache.
+  std::vector<std::unique_ptr<rs::registry::FileWriter>> writers;
+  for (int i = 0; i < 70; ++i) {
+    auto w = d.writer("/w/" + std::to_string(i), false);
+    REQUIRE(w.ok());
+    writers.push_back(std::move(*w));
+  }
+  int buffered = 0;
+  for (auto& w : writers) buffered += w->buffer().empty() ? 1 : 0;
+  CHECK(buffered == 6);
+  // Every writer, with a buffer or not, stores what it is given.
+  for (std::size_t i = 0; i < writers.size(); ++i) {
+    std::string text = "writer " + std::to_string(i) + std::string(5000 + i, 'x');
+    REQUIRE(writers[i]->write(text.data(), text.size()).ok());
+    REQUIRE(writers[i]->commit().ok());
+  }
+  writers.clear();  // the budget comes back
+  auto again = d.writer("/w/again", false);
+  REQUIRE(again.ok());
+  CHECK_FALSE((*again)->buffer().empty());
+  for (std::size_t i = 0; i < 70; ++i)
+    CHECK(file_bytes(dir.path / "w" / std::to_string(i)) == "writer " + std::to_string(i) + std::string(5000 + i, 'x'));
+}
