@@ -83,10 +83,30 @@ class FsReader final : public FileReader {
   std::string path_;
 };
 
-// Page-aligned memory for O_DIRECT.
-struct AlignedFree {
-  void operator()(char* p) const { std::free(p); }
+// Upload buffers are mapped, not allocated: they go back to the system when an upload
+// ends (malloc would keep them in its heap after the first few), and they are page-aligned
+// as O_DIRECT wants.
+constexpr std::size_t kStageBytes = 2 << 20;
+
+struct Unmap {
+  void operator()(char* p) const { ::munmap(p, kStageBytes); }
 };
+using StageMemory = std::unique_ptr<char, Unmap>;
+
+// `huge`: aligned to its size so the kernel can back it with one huge page.
+StageMemory map_stage(bool huge) {
+  const std::size_t span = huge ? 2 * kStageBytes : kStageBytes;
+  void* p = ::mmap(nullptr, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto start = reinterpret_cast<std::uintptr_t>(p);
+  if (!huge) return StageMemory(static_cast<char*>(p));
+  std::uintptr_t aligned = (start + kStageBytes - 1) & ~std::uintptr_t{kStageBytes - 1};
+  if (aligned > start) ::munmap(p, aligned - start);
+  if (std::uintptr_t end = start + span, used = aligned + kStageBytes; end > used)
+    ::munmap(reinterpret_cast<void*>(used), end - used);
+  ::madvise(reinterpret_cast<void*>(aligned), kStageBytes, MADV_HUGEPAGE);
+  return StageMemory(reinterpret_cast<char*>(aligned));
+}
 
 Result<void> pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& what) {
   while (size > 0) {
@@ -132,7 +152,7 @@ class StageBudget {
 class FsWriter final : public FileWriter {
  public:
   static constexpr std::size_t kAlign = 4096;
-  static constexpr std::size_t kStage = 2 << 20;
+  static constexpr std::size_t kStage = kStageBytes;
   static constexpr std::uint64_t kWritebackStep = 64 << 20;
 
   FsWriter(Fd fd, std::uint64_t size, std::string path, bool direct)
@@ -157,7 +177,7 @@ class FsWriter final : public FileWriter {
     // The first buffer on ordinary pages: a small upload touches only what it uses.
     if (StageBudget::take(kStage)) {
       budget_ += kStage;
-      stage_.reset(static_cast<char*>(std::aligned_alloc(kAlign, kStage)));
+      stage_ = map_stage(false);
     }
     if (!stage_) {
       direct_ = false;
@@ -238,16 +258,10 @@ class FsWriter final : public FileWriter {
  private:
   // The second buffer, for large uploads only: on one huge page where the kernel has them
   // (fewer pages for O_DIRECT to pin and for the TLB while receiving and hashing).
-  char* spare_buffer() {
+  StageMemory spare_buffer() {
     if (!StageBudget::take(kStage)) return nullptr;
-    auto* p = static_cast<char*>(std::aligned_alloc(kStage, kStage));
-    if (!p) {
-      StageBudget::give_back(kStage);
-      return nullptr;
-    }
     budget_ += kStage;
-    ::madvise(p, kStage, MADV_HUGEPAGE);
-    return p;
+    return map_stage(true);
   }
 
   Error failed() const { return Error{Errc::io, "an earlier write to '" + path_ + "' failed"}; }
@@ -284,7 +298,7 @@ class FsWriter final : public FileWriter {
     if (!direct_) return write_stage(kStage);
     if (auto r = wait_disk(); !r) return r;
     if (!spare_) {
-      spare_.reset(spare_buffer());
+      spare_ = spare_buffer();
       if (!spare_) return write_stage(kStage);  // no write-behind, still direct
     }
     std::swap(stage_, spare_);
@@ -381,7 +395,7 @@ class FsWriter final : public FileWriter {
   std::uint64_t flushed_;  // buffered mode: writeback started up to here
   std::string path_;
   bool direct_;
-  std::unique_ptr<char, AlignedFree> stage_;
+  StageMemory stage_;
   std::uint64_t stage_offset_ = 0;  // where stage_[0] goes in the file (aligned)
   std::size_t staged_ = 0;
   bool dirty_ = false;   // staged bytes not yet in the file
@@ -395,7 +409,7 @@ class FsWriter final : public FileWriter {
     std::uint64_t offset = 0;
     int error = 0;
   };
-  std::unique_ptr<char, AlignedFree> spare_;
+  StageMemory spare_;
   std::thread disk_;
   std::mutex mutex_;
   std::condition_variable wake_;
