@@ -152,9 +152,9 @@ struct Server::Impl {
 
   net::io_context& main_context() { return *contexts.front(); }
   std::size_t next_context() { return next++ % contexts.size(); }
-  void stop_all() {
-    for (auto& c : contexts) c->stop();
-  }
+  // Closes every connection (or only those waiting for their next request); each ends
+  // on its own thread, so the threads run out of work and return.
+  void close_sessions(bool idle_only);
 
   const Api& api;
   ServerOptions options;
@@ -194,10 +194,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   ~Session() { server_.session_ended(this); }
 
-  // Called on shutdown: a connection waiting for its next request is closed now.
-  void close_if_idle() {
-    net::post(socket_.get_executor(), [self = shared_from_this()] {
-      if (self->idle_) self->close();
+  // Called on shutdown: closes the connection now, or only if it waits for its next request.
+  void close_from_any_thread(bool idle_only) {
+    net::post(socket_.get_executor(), [self = shared_from_this(), idle_only] {
+      if (self->idle_ || !idle_only) self->close();
     });
   }
 
@@ -520,22 +520,25 @@ void Server::Impl::begin_shutdown() {
   if (signals) signals->cancel(ec);
   // Threads end once their connections have: nothing keeps an idle context running now.
   for (auto& g : guards) g.reset();
+  close_sessions(true);
+  grace_timer.expires_after(options.shutdown_grace);
+  grace_timer.async_wait([this](beast::error_code e) {
+    if (!e) {
+      log->warn("shutdown grace period over: closing remaining connections");
+      close_sessions(false);
+    }
+  });
+  session_ended(nullptr);
+}
+
+void Server::Impl::close_sessions(bool idle_only) {
   std::vector<std::shared_ptr<Session>> live;
   {
     std::lock_guard lock(sessions_mutex);
     for (auto& [ptr, weak] : sessions)
       if (auto s = weak.lock()) live.push_back(std::move(s));
   }
-  for (auto& s : live) s->close_if_idle();
-  live.clear();
-  grace_timer.expires_after(options.shutdown_grace);
-  grace_timer.async_wait([this](beast::error_code e) {
-    if (!e) {
-      log->warn("shutdown grace period over: closing remaining connections");
-      stop_all();
-    }
-  });
-  session_ended(nullptr);
+  for (auto& s : live) s->close_from_any_thread(idle_only);
 }
 
 void Server::Impl::session_ended(Session* s) {

@@ -489,8 +489,26 @@ expect_match "limits.max_header_bytes: 2048: a 3000-byte header is refused" '^(4
 req GET "$V2/"
 expect_status "... and the server still answers" 200
 expect_eq "log.access: false: no access lines" "" "$(grep -E '"(GET|PUT|DELETE|POST) /v2/' "$server_log")"
+# SIGTERM while an upload stalls mid-body: after shutdown_grace_s the connection is closed
+# and the server still exits cleanly (it used to abort here, exit 134).
+"$RS_PY" - "$server_port" >"$T/stalled.out" 2>&1 <<'EOF' &
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"POST /v2/nodel/stall/blobs/uploads/?digest=sha256:" + b"0" * 64 +
+          b" HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+time.sleep(30)
+EOF
+stalled_pid=$!
+track_pid "$stalled_pid"
+sleep 0.3
 stop_server "$server_pid"
-expect_eq "SIGTERM stops the second server with exit 0" 0 "$server_rc"
+expect_eq "SIGTERM with an upload stalled past the grace period: exit 0" 0 "$server_rc"
+expect_match "... after saying the grace period is over" 'grace period over' "$(cat "$server_log")"
+expect_eq "... and the stalled monolithic upload left nothing" "" \
+  "$(ls -A "$T/root-nodelete/docker/registry/v2/repositories/nodel/stall/_uploads" 2>/dev/null)"
+kill "$stalled_pid" 2>/dev/null
+wait "$stalled_pid" 2>/dev/null
+_rs_untrack "$stalled_pid"
 
 # ---- sd_notify: READY=1 once listening ----
 "$RS_PY" - "$T/notify.sock" >"$T/notify.out" 2>&1 <<'EOF' &
