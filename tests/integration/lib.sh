@@ -198,6 +198,15 @@ EOF
 # The errors[0].code of the last response body.
 error_code() { json "$RS_TMP/body" 'd["errors"][0]["code"]'; }
 
+# wait_until SECONDS COMMAND...: polls COMMAND until it succeeds.
+wait_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@"; do
+    [ $SECONDS -ge $deadline ] && return 1
+    sleep 0.1
+  done
+}
 sha256_of() { echo "sha256:$(sha256sum "$1" | cut -d' ' -f1)"; }
 
 # skopeo and OCI layouts (registry_skopeo, registry_compat); our server is plain HTTP.

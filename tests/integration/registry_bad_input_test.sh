@@ -29,15 +29,6 @@ still_serving() {
   req GET "$V2/"
   expect_status "the server still answers /v2/ ($1)" 200
 }
-# wait_until SECONDS COMMAND...: polls COMMAND until it succeeds.
-wait_until() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@"; do
-    [ $SECONDS -ge $deadline ] && return 1
-    sleep 0.1
-  done
-}
 empty_dir() { [ -z "$(ls -A "$1" 2>/dev/null)" ]; }
 
 # raw PAYLOAD-FILE: sends the bytes on one connection, half-closes nothing, prints the status
