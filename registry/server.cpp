@@ -47,6 +47,7 @@ namespace {
 auto redirect(beast::error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
+constexpr std::chrono::seconds kLinger{2};  // see Session::linger
 
 // TCP_CORK for the life of a scope: partial frames wait until uncorked.
 class Cork {
@@ -234,6 +235,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                  std::optional<Response>& early, std::uint64_t& received);
   net::awaitable<bool> write_response(Response& response, bool head, bool keep_alive, unsigned version = 11);
   void serialize_head(const Response& response, bool keep_alive, unsigned version);
+  net::awaitable<void> linger();
   net::awaitable<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
 
   Server::Impl& server_;
@@ -285,12 +287,14 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
     Dispatch d = server_.api.handle(req);
     Response response;
     std::uint64_t received = 0;
+    bool unread_body = false;
     if (d.sink) {
       std::optional<Response> early;
       bool complete = co_await read_body(parser, *d.sink, early, received);
       if (early) {
         response = std::move(*early);
         keep_alive = false;  // the rest of the body is not read
+        unread_body = true;
       } else if (!complete) {
         server_.log->info("{} {} {} aborted after {} bytes: {}", remote, req.method, req.target, received,
                           "client went away or timed out");
@@ -301,7 +305,10 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
       d.sink.reset();
     } else {
       response = std::move(d.response);
-      if (!parser.is_done()) keep_alive = false;  // an unwanted body is not read
+      if (!parser.is_done()) {  // an unwanted body is not read
+        keep_alive = false;
+        unread_body = true;
+      }
     }
     keep_alive = keep_alive && !server_.stopping;
     const std::uint64_t sent = req.method == "HEAD" ? 0 : response.content_length();
@@ -312,9 +319,23 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
       access_log_.line("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
                        received, sent, ms);
     }
+    if (written && unread_body) co_await linger();
     if (!written || !keep_alive) break;
   }
   close();
+}
+
+// After answering before the whole body arrived (an error mid-upload), reads and drops what
+// the client still sends, for a short while, before closing: closing with unread data
+// would reset the connection, and the client could lose the answer that says what went wrong.
+net::awaitable<void> Session::linger() {
+  beast::error_code ec;
+  socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+  const auto until = Clock::now() + kLinger;
+  arm(std::chrono::duration_cast<std::chrono::seconds>(kLinger));
+  while (!ec && Clock::now() < until)
+    co_await socket_.async_read_some(net::buffer(chunk_.get(), kBodyChunk), redirect(ec));
 }
 
 net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& header_parser, BodySink& sink,

@@ -144,6 +144,27 @@ expect_cmd "a monolithic upload whose curl was killed leaves nothing in _uploads
 expect_cmd "... and no blob" no_blob_named "$dy"
 still_serving "after a killed curl"
 
+# A client that sends its whole body before reading (as simple HTTP libraries do) gets the
+# answer to a request refused before its body was read: the server reads and drops the rest
+# for a moment instead of resetting the connection under the client's writes.
+naive_patch() {
+  "$RS_PY" - "$server_port" <<'EOF'
+import socket, sys
+n = 20_000_000
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=15)
+s.sendall(b"PATCH /v2/bad/naive/blobs/uploads/3f1b5e3c-1111-4222-8333-444455556666 HTTP/1.1\r\n"
+          b"Host: x\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n" % n)
+try:
+    s.sendall(b"x" * n)
+    answer = s.recv(4096).split(b"\r\n")[0].decode()
+    print("sent all, then " + (answer or "EOF"))
+except OSError as e:
+    print("failed while sending: " + type(e).__name__)
+EOF
+}
+expect_eq "a 20 MB PATCH to an unknown upload, sent whole before reading: the 404 arrives" \
+  "sent all, then HTTP/1.1 404 Not Found" "$(naive_patch)"
+
 # ---- hostile repository names ----
 long256=$(printf 'a%.0s' {1..256})
 long_many=$(printf 'abcdefgh/%.0s' {1..200})x

@@ -33,6 +33,7 @@ big_d=$(sha256_of "$T/big") fits_d=$(sha256_of "$T/fits")
 # Monolithic: the body runs out of space half way.
 req POST "$V2/full/mono/blobs/uploads/?digest=$big_d" "${oct[@]}" --data-binary @"$T/big"
 expect_match "a monolithic upload larger than the disk: a 5xx or the connection closed" '^(5[0-9][0-9]|000)$' "$status"
+echo "note: answered $status: $(body)"
 req HEAD "$V2/full/mono/blobs/$big_d"
 expect_status "... stores no blob" 404
 gone_uploads() { [ -z "$(in_server find "$root" -path '*/_uploads/*' -type f)" ]; }
