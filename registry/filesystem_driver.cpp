@@ -10,13 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <utility>
-#include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <random>
+#include <thread>
+#include <utility>
 
 namespace rs::registry {
 namespace {
@@ -142,8 +142,8 @@ class StageBudget {
 };
 
 // Uploads go to disk with O_DIRECT: the bytes are staged in an aligned buffer and written
-// in whole blocks, so they skip the page cache (on this kind of machine that saves a
-// quarter of the CPU an upload costs and a gigabyte of dirty pages waiting for writeback).
+// in whole blocks, so they skip the page cache (on this kind of machine an upload then costs
+// about half the CPU, and leaves no gigabyte of dirty pages waiting for writeback).
 // A full stage is written by the writer's own disk thread while the next one fills, so
 // receiving and hashing go on during the disk write. The last, partial block goes through
 // the page cache on flush() and is kept staged, so the next direct write rewrites it
