@@ -454,12 +454,12 @@ Result<void> FilesystemDriver::put_content(const std::string& path, std::string_
   std::string target = full(path);
   std::string dir = parent_of(target);
   if (auto r = make_directories(dir); !r) return r;
-  std::string tmp = target + temp_suffix();
+  const std::string suffix = temp_suffix(), tmp = target + suffix, shown_tmp = path + suffix;
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return errno_error("create '" + tmp + "'", errno);
-  auto r = write_all(fd.get(), content.data(), content.size(), tmp);
-  if (r && ::fdatasync(fd.get()) != 0) r = errno_error("fsync '" + tmp + "'", errno);
-  if (r && ::rename(tmp.c_str(), target.c_str()) != 0) r = errno_error("rename to '" + target + "'", errno);
+  if (fd.get() < 0) return errno_error("create '" + shown_tmp + "'", errno);
+  auto r = write_all(fd.get(), content.data(), content.size(), shown_tmp);
+  if (r && ::fdatasync(fd.get()) != 0) r = errno_error("fsync '" + shown_tmp + "'", errno);
+  if (r && ::rename(tmp.c_str(), target.c_str()) != 0) r = errno_error("rename to '" + path + "'", errno);
   if (!r) {
     ::unlink(tmp.c_str());
     return r;
@@ -471,11 +471,11 @@ Result<void> FilesystemDriver::put_content(const std::string& path, std::string_
 Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& path) {
   std::string p = full(path);
   Fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (fd.get() < 0) return errno_error("open '" + p + "'", errno);
+  if (fd.get() < 0) return errno_error("open '" + path + "'", errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + p + "'", errno);
-  if (S_ISDIR(st.st_mode)) return make_error(Errc::not_found, "'" + p + "' is a directory");
-  return std::unique_ptr<FileReader>(new FsReader(std::move(fd), static_cast<std::uint64_t>(st.st_size), p));
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + path + "'", errno);
+  if (S_ISDIR(st.st_mode)) return make_error(Errc::not_found, "'" + path + "' is a directory");
+  return std::unique_ptr<FileReader>(new FsReader(std::move(fd), static_cast<std::uint64_t>(st.st_size), path));
 }
 
 Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& path, bool append) {
@@ -488,10 +488,10 @@ Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& 
     direct = false;
     fd = Fd(::open(p.c_str(), flags, 0644));
   }
-  if (fd.get() < 0) return errno_error("open '" + p + "'", errno);
+  if (fd.get() < 0) return errno_error("open '" + path + "'", errno);
   struct stat st {};
-  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + p + "'", errno);
-  auto writer = std::make_unique<FsWriter>(std::move(fd), static_cast<std::uint64_t>(st.st_size), p, direct);
+  if (::fstat(fd.get(), &st) != 0) return errno_error("stat '" + path + "'", errno);
+  auto writer = std::make_unique<FsWriter>(std::move(fd), static_cast<std::uint64_t>(st.st_size), path, direct);
   if (auto r = writer->start(); !r) return r.error();
   return std::unique_ptr<FileWriter>(std::move(writer));
 }
@@ -499,7 +499,7 @@ Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& 
 Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
   std::string p = full(path);
   struct stat st {};
-  if (::stat(p.c_str(), &st) != 0) return errno_error("stat '" + p + "'", errno);
+  if (::stat(p.c_str(), &st) != 0) return errno_error("stat '" + path + "'", errno);
   auto ns = [](const timespec& t) {
     return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
   };
@@ -511,7 +511,7 @@ Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
 Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path) {
   std::string p = full(path);
   DIR* dir = ::opendir(p.c_str());
-  if (!dir) return errno_error("list '" + p + "'", errno);
+  if (!dir) return errno_error("list '" + path + "'", errno);
   std::vector<std::string> names;
   while (auto* e = ::readdir(dir)) {
     std::string_view n = e->d_name;
@@ -525,7 +525,7 @@ Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path)
 Result<void> FilesystemDriver::move(const std::string& from, const std::string& to) {
   std::string src = full(from), dst = full(to), dir = parent_of(dst);
   if (auto r = make_directories(dir); !r) return r;
-  if (::rename(src.c_str(), dst.c_str()) != 0) return errno_error("rename '" + src + "' to '" + dst + "'", errno);
+  if (::rename(src.c_str(), dst.c_str()) != 0) return errno_error("rename '" + from + "' to '" + to + "'", errno);
   sync_dir(dir);
   return ok();
 }
@@ -534,7 +534,7 @@ Result<void> FilesystemDriver::remove(const std::string& path) {
   std::error_code ec;
   std::filesystem::remove_all(full(path), ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
-    return make_error(Errc::io, "remove '" + full(path) + "': " + ec.message());
+    return make_error(Errc::io, "remove '" + path + "': " + ec.message());
   return ok();
 }
 

@@ -1,4 +1,6 @@
 // StorageDriver on a local directory: atomic renames, fsync'd data, sendfile-able reads.
+// Errors name driver paths ("/docker/registry/v2/..."), not where the root is: they may
+// reach clients in 500 answers (the server names the root when it starts).
 #pragma once
 
 #include "registry/storage_driver.hpp"
