@@ -8,39 +8,14 @@
 
 #include <algorithm>
 #include <charconv>
-#include <mutex>
-#include <unordered_map>
 
 namespace rs::registry {
-
-// Manifests are immutable by digest, so the media type found by parsing one is kept:
-// GET and HEAD of a manifest then cost no JSON parse. Bounded: cleared when full.
-class MediaTypeCache {
- public:
-  std::string get(const Digest& d, const std::string& bytes) {
-    {
-      std::lock_guard lock(mutex_);
-      if (auto it = types_.find(d.hex); it != types_.end()) return it->second;
-    }
-    std::string type = stored_media_type(bytes);
-    std::lock_guard lock(mutex_);
-    if (types_.size() >= kMaxEntries) types_.clear();
-    types_.emplace(d.hex, type);
-    return type;
-  }
-
- private:
-  static constexpr std::size_t kMaxEntries = 65536;
-  std::mutex mutex_;
-  std::unordered_map<std::string, std::string> types_;
-};
 
 namespace {
 
 struct Ctx {
   Store& store;
   const ApiOptions& options;
-  MediaTypeCache& media_types;
 };
 
 Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
@@ -327,7 +302,7 @@ Response get_manifest(Ctx ctx, const Request& req, const Route& route) {
   auto m = ctx.store.get_manifest(route.name, digest);
   if (!m) return m.error().code == Errc::not_found ? manifest_unknown(route.reference) : server_error(m.error());
   Response r;
-  r.set("Content-Type", ctx.media_types.get(digest, m->bytes));
+  r.set("Content-Type", m->media_type);
   r.set("Docker-Content-Digest", digest.str());
   r.set("ETag", "\"" + digest.str() + "\"");
   if (req.method == "HEAD") {
@@ -521,12 +496,10 @@ Response error_response(int status, std::string_view code, std::string_view mess
   return r;
 }
 
-Api::Api(Store& store, ApiOptions options)
-    : store_(store), options_(options), media_types_(std::make_unique<MediaTypeCache>()) {}
-Api::~Api() = default;
+Api::Api(Store& store, ApiOptions options) : store_(store), options_(options) {}
 
 Dispatch Api::handle(const Request& req) const {
-  Ctx ctx{store_, options_, *media_types_};
+  Ctx ctx{store_, options_};
   Route route = match_route(req.target);
   const bool read = req.method == "GET" || req.method == "HEAD";
   switch (route.kind) {

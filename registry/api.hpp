@@ -43,19 +43,15 @@ struct Dispatch {
 Response error_response(int status, std::string_view code, std::string_view message,
                         std::string_view detail_json = "null");
 
-class MediaTypeCache;
-
 class Api {
  public:
   Api(Store& store, ApiOptions options);
-  ~Api();
 
   Dispatch handle(const Request& request) const;
 
  private:
   Store& store_;
   ApiOptions options_;
-  std::unique_ptr<MediaTypeCache> media_types_;
 };
 
 }  // namespace rs::registry

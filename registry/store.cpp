@@ -1,5 +1,6 @@
 #include "registry/store.hpp"
 
+#include "registry/manifest.hpp"
 #include "registry/names.hpp"
 #include "registry/paths.hpp"
 
@@ -62,20 +63,21 @@ Result<void> UploadWriter::write(const char* data, std::size_t size) {
   return ok();
 }
 
-std::shared_ptr<const std::string> ContentCache::find(const Digest& d) {
+std::shared_ptr<const ManifestContent> ManifestCache::find(const Digest& d) {
   std::lock_guard lock(mutex_);
   auto it = entries_.find(d.str());
   return it == entries_.end() ? nullptr : it->second;
 }
 
-void ContentCache::insert(const Digest& d, std::shared_ptr<const std::string> bytes) {
-  if (bytes->size() > max_bytes_) return;
+void ManifestCache::insert(const Digest& d, std::shared_ptr<const ManifestContent> content) {
+  const std::size_t size = content->bytes.size();
+  if (size > max_bytes_) return;
   std::lock_guard lock(mutex_);
-  if (bytes_ + bytes->size() > max_bytes_) {
+  if (bytes_ + size > max_bytes_) {
     entries_.clear();
     bytes_ = 0;
   }
-  if (entries_.emplace(d.str(), bytes).second) bytes_ += bytes->size();
+  if (entries_.emplace(d.str(), std::move(content)).second) bytes_ += size;
 }
 
 std::optional<Digest> TagCache::find(const std::string& path, const FileVersion& version) {
@@ -270,12 +272,15 @@ bool Store::has_manifest(const std::string& repo, const Digest& d) {
 
 Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest& d) {
   if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
-  if (auto cached = manifests_.find(d)) return StoredManifest{d, *cached};
-  auto bytes = driver_.get_content(paths::blob_data(d), kMaxManifestSize);
-  if (!bytes) return bytes.error();
-  auto shared = std::make_shared<const std::string>(std::move(*bytes));
-  manifests_.insert(d, shared);
-  return StoredManifest{d, *shared};
+  auto content = manifests_.find(d);
+  if (!content) {
+    auto bytes = driver_.get_content(paths::blob_data(d), kMaxManifestSize);
+    if (!bytes) return bytes.error();
+    std::string type = stored_media_type(*bytes);
+    content = std::make_shared<const ManifestContent>(ManifestContent{std::move(*bytes), std::move(type)});
+    manifests_.insert(d, content);
+  }
+  return StoredManifest{d, content->bytes, content->media_type};
 }
 
 Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes) {

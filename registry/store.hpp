@@ -50,25 +50,32 @@ class UploadWriter {
   State* state_;
 };
 
+// A manifest's bytes and the media type they declare (Content-Type of GET and HEAD).
+struct ManifestContent {
+  std::string bytes;
+  std::string media_type;
+};
+
 struct StoredManifest {
   Digest digest;
   std::string bytes;
+  std::string media_type;
 };
 
-// Bytes of manifests by digest. Content-addressed data never changes, so an entry stays
-// valid as long as the digest is the same; whether a repository has the manifest is still
-// asked of storage each time. Bounded: emptied when the next entry would not fit.
-class ContentCache {
+// Manifests by digest, parsed once. Content-addressed data never changes, so an entry
+// stays valid as long as the digest is the same; whether a repository has the manifest is
+// still asked of storage each time. Bounded by bytes: emptied when the next would not fit.
+class ManifestCache {
  public:
-  explicit ContentCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
-  std::shared_ptr<const std::string> find(const Digest& d);
-  void insert(const Digest& d, std::shared_ptr<const std::string> bytes);
+  explicit ManifestCache(std::size_t max_bytes) : max_bytes_(max_bytes) {}
+  std::shared_ptr<const ManifestContent> find(const Digest& d);
+  void insert(const Digest& d, std::shared_ptr<const ManifestContent> content);
 
  private:
   std::size_t max_bytes_;
   std::size_t bytes_ = 0;
   std::mutex mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const std::string>> entries_;
+  std::unordered_map<std::string, std::shared_ptr<const ManifestContent>> entries_;
 };
 
 // Which digest a tag's link file held, by the file's version: a tag resolves with one
@@ -141,7 +148,7 @@ class Store {
                            std::uint64_t limit = UINT64_MAX);
 
   StorageDriver& driver_;
-  ContentCache manifests_;
+  ManifestCache manifests_;
   TagCache tags_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::unique_ptr<UploadWriter::State>> uploads_;

@@ -150,18 +150,21 @@ TEST_CASE("manifest bytes come from the cache, but only while the repository has
 }
 
 TEST_CASE("the content cache stays within its bound") {
-  ContentCache cache(10);
+  ManifestCache cache(10);
+  auto content = [](std::string bytes) {
+    return std::make_shared<const ManifestContent>(ManifestContent{std::move(bytes), "x"});
+  };
   auto a = rs::digest_of("a"), b = rs::digest_of("b"), c = rs::digest_of("c");
-  cache.insert(a, std::make_shared<const std::string>("123456"));
+  cache.insert(a, content("123456"));
   REQUIRE(cache.find(a));
-  CHECK(*cache.find(a) == "123456");
-  cache.insert(b, std::make_shared<const std::string>("12345678901"));  // larger than the bound
+  CHECK(cache.find(a)->bytes == "123456");
+  cache.insert(b, content("12345678901"));  // larger than the bound
   CHECK_FALSE(cache.find(b));
   CHECK(cache.find(a));
-  cache.insert(c, std::make_shared<const std::string>("12345"));  // 6 + 5 > 10: starts over
+  cache.insert(c, content("12345"));  // 6 + 5 > 10: starts over
   CHECK_FALSE(cache.find(a));
   REQUIRE(cache.find(c));
-  CHECK(*cache.find(c) == "12345");
+  CHECK(cache.find(c)->bytes == "12345");
 }
 
 TEST_CASE("a tag resolves from the cache only while its link file is unchanged") {
