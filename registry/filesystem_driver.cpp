@@ -38,16 +38,22 @@ std::string parent_of(const std::string& path) {
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
 }
 
-Result<void> write_all(int fd, const char* data, std::size_t size, const std::string& what) {
+// Writes all `size` bytes at `offset`: 0, or the errno of the write that failed (the file
+// may then hold part of them).
+int pwrite_full(int fd, const char* data, std::size_t size, std::uint64_t offset) {
   while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("write '" + what + "'", errno);
-    }
+    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return n < 0 ? errno : EIO;
     data += n;
     size -= static_cast<std::size_t>(n);
+    offset += static_cast<std::uint64_t>(n);
   }
+  return 0;
+}
+
+Result<void> pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& what) {
+  if (int e = pwrite_full(fd, data, size, offset)) return errno_error("write '" + what + "'", e);
   return ok();
 }
 
@@ -106,20 +112,6 @@ StageMemory map_stage(bool huge) {
     ::munmap(reinterpret_cast<void*>(used), end - used);
   ::madvise(reinterpret_cast<void*>(aligned), kStageBytes, MADV_HUGEPAGE);
   return StageMemory(reinterpret_cast<char*>(aligned));
-}
-
-Result<void> pwrite_all(int fd, const char* data, std::size_t size, std::uint64_t offset, const std::string& what) {
-  while (size > 0) {
-    ssize_t n = ::pwrite(fd, data, size, static_cast<off_t>(offset));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno_error("write '" + what + "'", errno);
-    }
-    data += n;
-    size -= static_cast<std::size_t>(n);
-    offset += static_cast<std::uint64_t>(n);
-  }
-  return ok();
 }
 
 // Memory for upload buffers, shared by all writers: past it, new writers use ordinary
@@ -332,22 +324,11 @@ class FsWriter final : public FileWriter {
     while (true) {
       wake_.wait(lock, [this] { return pending_ || stop_; });
       if (!pending_) return;
-      Job job = job_;
+      const Job job = job_;
       lock.unlock();
-      std::size_t done = 0;
-      while (done < job.size) {
-        ssize_t w = ::pwrite(fd_.get(), job.data + done, job.size - done, static_cast<off_t>(job.offset + done));
-        if (w > 0) {
-          done += static_cast<std::size_t>(w);
-        } else if (w < 0 && errno == EINTR) {
-          continue;
-        } else {
-          job.error = w < 0 ? errno : EIO;
-          break;
-        }
-      }
+      const int error = pwrite_full(fd_.get(), job.data, job.size, job.offset);
       lock.lock();
-      job_.error = job.error;
+      job_.error = error;
       pending_ = false;
       wake_.notify_all();
     }
@@ -356,21 +337,13 @@ class FsWriter final : public FileWriter {
   // Writes the first `n` (aligned) staged bytes at stage_offset_. If the file system
   // refuses O_DIRECT (EINVAL), the writer goes on with ordinary writes.
   Result<void> write_stage(std::size_t n) {
-    std::size_t done = 0;
-    while (done < n) {
-      ssize_t w = ::pwrite(fd_.get(), stage_.get() + done, n - done, static_cast<off_t>(stage_offset_ + done));
-      if (w > 0) {
-        done += static_cast<std::size_t>(w);
-        continue;
-      }
-      if (w < 0 && errno == EINTR) continue;
-      if (w < 0 && errno == EINVAL && direct_) {
-        direct_ = false;
-        if (auto r = set_direct(false); !r) return r;
-        continue;
-      }
-      return errno_error("write '" + path_ + "'", w < 0 ? errno : EIO);
+    int error = pwrite_full(fd_.get(), stage_.get(), n, stage_offset_);
+    if (error == EINVAL && direct_) {  // (writing the bytes again is harmless)
+      direct_ = false;
+      if (auto r = set_direct(false); !r) return r;
+      error = pwrite_full(fd_.get(), stage_.get(), n, stage_offset_);
     }
+    if (error) return errno_error("write '" + path_ + "'", error);
     return ok();
   }
 
@@ -457,7 +430,7 @@ Result<void> FilesystemDriver::put_content(const std::string& path, std::string_
   const std::string suffix = temp_suffix(), tmp = target + suffix, shown_tmp = path + suffix;
   Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (fd.get() < 0) return errno_error("create '" + shown_tmp + "'", errno);
-  auto r = write_all(fd.get(), content.data(), content.size(), shown_tmp);
+  auto r = pwrite_all(fd.get(), content.data(), content.size(), 0, shown_tmp);
   if (r && ::fdatasync(fd.get()) != 0) r = errno_error("fsync '" + shown_tmp + "'", errno);
   if (r && ::rename(tmp.c_str(), target.c_str()) != 0) r = errno_error("rename to '" + path + "'", errno);
   if (!r) {
