@@ -1,5 +1,7 @@
 #include "registry/filesystem_driver.hpp"
 
+#include "core/fd.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -20,18 +22,6 @@
 
 namespace rs::registry {
 namespace {
-
-class Fd {
- public:
-  explicit Fd(int fd = -1) : fd_(fd) {}
-  ~Fd() { if (fd_ >= 0) ::close(fd_); }
-  Fd(Fd&& o) noexcept : fd_(o.release()) {}
-  Fd& operator=(Fd&& o) noexcept { if (this != &o) { if (fd_ >= 0) ::close(fd_); fd_ = o.release(); } return *this; }
-  int get() const { return fd_; }
-  int release() { int f = fd_; fd_ = -1; return f; }
- private:
-  int fd_;
-};
 
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
