@@ -1,8 +1,8 @@
 #include "agent/commands.hpp"
 
-#include "agent/apply.hpp"
-#include "agent/debug_log.hpp"
-#include "agent/verify.hpp"
+#include "agent/run/apply.hpp"
+#include "agent/run/debug_log.hpp"
+#include "agent/run/verify.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 

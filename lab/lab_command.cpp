@@ -1,7 +1,7 @@
 #include "lab/lab_command.hpp"
 
-#include "agent/inventory.hpp"
-#include "agent/run_input.hpp"
+#include "agent/run/inventory.hpp"
+#include "agent/run/run_input.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 #include "lab/lab.hpp"

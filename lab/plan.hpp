@@ -9,7 +9,7 @@
 // no namespace gets a default route, so nothing aimed at a lab address can leave the lab.
 #pragma once
 
-#include "agent/inventory.hpp"
+#include "agent/run/inventory.hpp"
 #include "core/result.hpp"
 
 #include <cstdint>

@@ -2,11 +2,11 @@
 // scripted commands, and a systemd that keeps unit state in memory.
 #pragma once
 
-#include "agent/command_runner.hpp"
-#include "agent/host_context.hpp"
-#include "agent/docker_insecure_registry_module.hpp"
-#include "agent/local_files.hpp"
-#include "agent/systemd.hpp"
+#include "agent/host/command_runner.hpp"
+#include "agent/host/host_context.hpp"
+#include "agent/modules/docker_insecure_registry_module.hpp"
+#include "agent/host/local_files.hpp"
+#include "agent/host/systemd.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -1,0 +1,143 @@
+#include "agent/host/local_files.hpp"
+
+#include "core/digest.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <random>
+
+namespace rs::agent {
+namespace {
+
+Result<void> write_all(int fd, const std::string& content, const std::string& what) {
+  std::size_t done = 0;
+  while (done < content.size()) {
+    ssize_t n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno_error("write '" + what + "'", errno);
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::string LocalFiles::real_path(const std::string& path) const {
+  if (root_ == "/" || root_.empty()) return path;
+  return root_ + path;
+}
+
+Result<std::optional<std::string>> LocalFiles::read(const std::string& path) {
+  auto real = real_path(path);
+  int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
+    return errno_error("read '" + path + "'", errno);
+  }
+  std::string content;
+  char buf[65536];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return errno_error("read '" + path + "'", err);
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<std::size_t>(n));
+    if (content.size() > kMaxFileBytes) {
+      ::close(fd);
+      return make_error(Errc::invalid_argument, "read '" + path + "': larger than the limit");
+    }
+  }
+  ::close(fd);
+  return std::optional<std::string>(std::move(content));
+}
+
+Result<void> LocalFiles::write(const std::string& path, const std::string& content, unsigned mode) {
+  namespace fs = std::filesystem;
+  auto real = fs::path(real_path(path));
+  std::error_code ec;
+  fs::create_directories(real.parent_path(), ec);
+  if (ec) return make_error(Errc::io, "create '" + fs::path(path).parent_path().string() + "': " + ec.message());
+  std::random_device rd;
+  auto tmp = real.parent_path() / ("." + real.filename().string() + ".rs-" + std::to_string(rd()));
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) return errno_error("write '" + path + "'", errno);
+  auto fail = [&](Error e) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    return e;
+  };
+  if (auto r = write_all(fd, content, path); !r) return fail(r.error());
+  if (::fchmod(fd, mode) != 0) return fail(errno_error("chmod '" + path + "'", errno));
+  if (::fsync(fd) != 0) return fail(errno_error("fsync '" + path + "'", errno));
+  ::close(fd);
+  if (::rename(tmp.c_str(), real.c_str()) != 0) {
+    int err = errno;
+    ::unlink(tmp.c_str());
+    return errno_error("rename into '" + path + "'", err);
+  }
+  // The rename is durable only once the directory is synced.
+  int dfd = ::open(real.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    ::fsync(dfd);
+    ::close(dfd);
+  }
+  return ok();
+}
+
+Result<void> LocalFiles::overwrite(const std::string& path, const std::string& content) {
+  int fd = ::open(real_path(path).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == EROFS || errno == EACCES || errno == EPERM)
+      return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(errno) + ")");
+    return errno_error("write '" + path + "'", errno);
+  }
+  auto r = write_all(fd, content, path);
+  int err = errno;
+  ::close(fd);
+  if (!r && (err == EROFS || err == EACCES || err == EPERM))
+    return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(err) + ")");
+  return r;
+}
+
+Result<void> LocalFiles::remove(const std::string& path) {
+  if (::unlink(real_path(path).c_str()) != 0 && errno != ENOENT) return errno_error("remove '" + path + "'", errno);
+  return ok();
+}
+
+Result<std::vector<std::string>> LocalFiles::list(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> names;
+  std::error_code ec;
+  fs::directory_iterator it(real_path(dir), ec);
+  if (ec) {
+    if (ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory) return names;
+    return make_error(Errc::io, "list '" + dir + "': " + ec.message());
+  }
+  for (; it != fs::directory_iterator(); it.increment(ec)) {
+    if (ec) return make_error(Errc::io, "list '" + dir + "': " + ec.message());
+    names.push_back(it->path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+Result<std::optional<std::string>> LocalFiles::sha256(const std::string& path) {
+  auto content = read(path);
+  if (!content) return content.error();
+  if (!*content) return std::optional<std::string>();
+  return std::optional<std::string>(digest_of(**content).hex);
+}
+
+}  // namespace rs::agent

@@ -1,0 +1,14 @@
+// CommandRunner over Boost.Process v1; the Boost headers stay in the .cpp (compile time).
+#pragma once
+
+#include "agent/host/command_runner.hpp"
+
+namespace rs::agent {
+
+class ProcessCommandRunner : public CommandRunner {
+ public:
+  Result<CommandResult> run(const std::vector<std::string>& argv, const std::string& input,
+                            std::chrono::milliseconds timeout) override;
+};
+
+}  // namespace rs::agent

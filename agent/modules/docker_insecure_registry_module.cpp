@@ -1,0 +1,284 @@
+#include "agent/modules/docker_insecure_registry_module.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <sstream>
+
+namespace rs::agent {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+constexpr const char* kFlag = "--insecure-registry";
+
+bool contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+// daemon.json as an object; absent means {}.
+Result<Json> read_daemon_json(HostContext& host, const std::string& path) {
+  auto text = host.files().read(path);
+  if (!text) return text.error();
+  if (!*text || (*text)->find_first_not_of(" \t\r\n") == std::string::npos) return Json::object();
+  try {
+    auto j = Json::parse(**text);
+    if (!j.is_object()) return make_error(Errc::invalid_argument, "'" + path + "' is not a JSON object");
+    return j;
+  } catch (const Json::exception& e) {
+    return make_error(Errc::invalid_argument, "'" + path + "' is not valid JSON: " + e.what());
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> split_exec_line(const std::string& line) {
+  std::vector<std::string> out;
+  std::size_t i = 0;
+  while (i < line.size()) {
+    while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
+    if (i >= line.size()) break;
+    std::string word;
+    char quote = 0;
+    if (line[i] == '"' || line[i] == '\'') quote = line[i++];
+    for (; i < line.size(); ++i) {
+      char c = line[i];
+      if (quote && c == quote) {
+        ++i;
+        break;
+      }
+      if (!quote && (c == ' ' || c == '\t')) break;
+      if (c == '\\' && i + 1 < line.size()) {
+        word += line[++i];
+        continue;
+      }
+      if (c == '%' && i + 1 < line.size() && line[i + 1] == '%') ++i;
+      word += c;
+    }
+    out.push_back(word);
+  }
+  return out;
+}
+
+std::string render_exec_line(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const auto& a : argv) {
+    std::string w;
+    bool quote = a.empty() || a.find_first_of(" \t\"'\\;") != std::string::npos;
+    for (char c : a) {
+      if (c == '%') w += "%%";
+      else if (quote && (c == '"' || c == '\\')) w += std::string("\\") + c;
+      else w += c;
+    }
+    if (!out.empty()) out += ' ';
+    out += quote ? "\"" + w + "\"" : w;
+  }
+  return out;
+}
+
+std::string render_dropin(const std::vector<std::string>& argv) {
+  return "# Managed by registry-setup: docker's own command line plus the insecure registries.\n"
+         "[Service]\n"
+         "ExecStart=\n"
+         "ExecStart=" + render_exec_line(argv) + "\n";
+}
+
+std::optional<std::vector<std::string>> dropin_exec_start(const std::string& text) {
+  std::optional<std::vector<std::string>> found;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("ExecStart=", 0) != 0) continue;
+    auto rest = line.substr(10);
+    if (rest.find_first_not_of(" \t") == std::string::npos) {
+      found.reset();
+    } else {
+      found = split_exec_line(rest);
+    }
+  }
+  return found;
+}
+
+std::vector<std::string> flag_registries(const std::vector<std::string>& argv) {
+  std::vector<std::string> out;
+  const std::string eq = std::string(kFlag) + "=";
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == kFlag && i + 1 < argv.size()) out.push_back(argv[++i]);
+    else if (argv[i].rfind(eq, 0) == 0) out.push_back(argv[i].substr(eq.size()));
+  }
+  return out;
+}
+
+std::vector<std::string> docker_opts(const std::string& text) {
+  std::string value;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    auto b = line.find_first_not_of(" \t");
+    if (b == std::string::npos || line[b] == '#') continue;
+    line = line.substr(b);
+    if (line.rfind("export ", 0) == 0) line = line.substr(7);
+    if (line.rfind("DOCKER_OPTS=", 0) == 0) value = line.substr(12);
+  }
+  // Environment files quote the whole value; words inside split on blanks.
+  return split_exec_line(value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front()
+                             ? value.substr(1, value.size() - 2)
+                             : value);
+}
+
+Result<std::vector<std::string>> DockerInsecureRegistryAction::env_registries(HostContext& host,
+                                                                              const std::vector<std::string>& argv) {
+  bool uses = std::any_of(argv.begin(), argv.end(), [](const std::string& a) {
+    return a.find("$DOCKER_OPTS") != std::string::npos || a.find("${DOCKER_OPTS}") != std::string::npos;
+  });
+  if (!uses) return std::vector<std::string>{};
+  auto text = host.files().read(config_.env_file);
+  if (!text) return text.error();
+  if (!*text) return std::vector<std::string>{};
+  return flag_registries(docker_opts(**text));
+}
+
+std::string DockerInsecureRegistryAction::summary() const {
+  std::string list;
+  for (const auto& r : config_.registries) list += (list.empty() ? "" : ", ") + r;
+  return list + " via " + config_.method;
+}
+
+Result<Diff> DockerInsecureRegistryAction::check(HostContext& host) {
+  return config_.method == "daemon-json" ? check_daemon_json(host) : check_dropin(host);
+}
+
+Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
+  const auto& c = config_;
+  // The same directive as a flag and in daemon.json stops dockerd: the registries listed
+  // there become flags of the drop-in and the key leaves daemon.json (every other key stays).
+  auto json = read_daemon_json(host, c.daemon_json);
+  if (!json) return json.error();
+  std::vector<std::string> wanted = c.registries;
+  std::optional<FileChange> json_change;
+  if (json->contains("insecure-registries")) {
+    const auto& listed = (*json)["insecure-registries"];
+    if (!listed.is_array())
+      return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries is not a list");
+    for (const auto& r : listed) {
+      if (!r.is_string())
+        return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries holds a non-string");
+      if (!contains(wanted, r.get<std::string>())) wanted.push_back(r.get<std::string>());
+    }
+    Json rest = *json;
+    rest.erase("insecure-registries");
+    auto before = host.files().read(c.daemon_json);
+    if (!before) return before.error();
+    json_change = FileChange{c.daemon_json, *before, rest.dump(2) + "\n"};
+  }
+
+  auto loaded = host.systemd().exec_start(c.unit);
+  if (!loaded) return loaded.error();
+  if (loaded->size() != 1)
+    return make_error(Errc::unsupported, "'" + c.unit + "' has " + std::to_string(loaded->size()) +
+                                             " ExecStart= lines; a drop-in can only extend exactly one");
+  auto text = host.files().read(c.dropin);
+  if (!text) return text.error();
+  std::vector<std::string> current = loaded->front();
+  if (*text)
+    if (auto own = dropin_exec_start(**text)) current = *own;
+
+  auto env = env_registries(host, current);
+  if (!env) return env.error();
+  auto desired = current;
+  for (const auto& r : wanted) {
+    if (!contains(flag_registries(desired), r) && !contains(*env, r)) {
+      desired.push_back(kFlag);
+      desired.push_back(r);
+    }
+  }
+  Diff diff;
+  // Registries already on the vendor command line need no drop-in at all.
+  if (*text || desired != current) {
+    auto want = render_dropin(desired);
+    if (!*text || **text != want) diff.files.push_back(FileChange{c.dropin, *text, want});
+  }
+  if (json_change) diff.files.push_back(std::move(*json_change));
+  // A drop-in written earlier but never loaded: docker still runs without the flags.
+  if (!wrote_ && diff.files.empty() && desired != loaded->front())
+    diff.changes.push_back("'" + c.unit + "' has not loaded '" + c.dropin + "' yet (needs daemon-reload and restart)");
+  return diff;
+}
+
+Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) {
+  const auto& c = config_;
+  auto loaded = host.systemd().exec_start(c.unit);
+  if (!loaded) return loaded.error();
+  std::vector<std::string> flags;
+  for (const auto& argv : *loaded)
+    for (const auto& r : flag_registries(argv)) flags.push_back(r);
+  auto dropin = host.files().read(c.dropin);
+  if (!dropin) return dropin.error();
+  if (*dropin)
+    if (auto own = dropin_exec_start(**dropin))
+      for (const auto& r : flag_registries(*own)) flags.push_back(r);
+  bool from_env = false;
+  for (const auto& argv : *loaded) {
+    auto env = env_registries(host, argv);
+    if (!env) return env.error();
+    from_env = from_env || !env->empty();
+    flags.insert(flags.end(), env->begin(), env->end());
+  }
+  if (!flags.empty())
+    return make_error(Errc::conflict,
+                      "'" + c.unit + "' already passes --insecure-registry " + flags.front() +
+                          (from_env ? " (DOCKER_OPTS in '" + c.env_file + "')" : *dropin ? " (see '" + c.dropin + "')" : "") +
+                          "; setting insecure-registries in '" + c.daemon_json +
+                          "' too would make dockerd refuse to start. Use insecure_registry_method: dropin, or "
+                          "remove the flag");
+
+  auto json = read_daemon_json(host, c.daemon_json);
+  if (!json) return json.error();
+  Json merged = *json;
+  if (merged.contains("insecure-registries") && !merged["insecure-registries"].is_array())
+    return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries is not a list");
+  if (!merged.contains("insecure-registries")) merged["insecure-registries"] = Json::array();
+  auto& list = merged["insecure-registries"];
+  bool changed = false;
+  for (const auto& r : c.registries) {
+    if (std::find(list.begin(), list.end(), Json(r)) == list.end()) {
+      list.push_back(r);
+      changed = true;
+    }
+  }
+  Diff diff;
+  if (changed) {
+    auto text = host.files().read(c.daemon_json);
+    if (!text) return text.error();
+    diff.files.push_back(FileChange{c.daemon_json, *text, merged.dump(2) + "\n"});
+  }
+  return diff;
+}
+
+Result<void> DockerInsecureRegistryAction::apply(HostContext& host, const Diff& diff) {
+  for (const auto& f : diff.files)
+    if (auto r = host.write_file(f.path, f.after, 0644); !r) return r.error();
+  wrote_ = true;
+  return ok();
+}
+
+std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params) {
+  DockerRegistryConfig c;
+  c.registries = params.strings("registries");
+  c.method = params.choice("method", {"dropin", "daemon-json"}, std::string("dropin"));
+  c.unit = params.string("unit", std::string("docker.service"));
+  c.dropin = params.string("dropin", "/etc/systemd/system/" + c.unit + ".d/90-registry-setup.conf");
+  c.daemon_json = params.string("daemon_json", std::string("/etc/docker/daemon.json"));
+  c.env_file = params.string("env_file", std::string("/etc/default/docker"));
+  params.finish();
+  if (c.registries.empty()) params.problem("registries", "needs at least one registry (host:port)");
+  for (const auto& r : c.registries)
+    if (r.empty() || r.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:/[]") !=
+                         std::string::npos)
+      params.problem("registries", "'" + r + "' is not a registry address (host:port or a CIDR range)");
+  if (!c.unit.ends_with(".service")) params.problem("unit", "'" + c.unit + "' is not a .service unit");
+  for (const auto* p : {&c.dropin, &c.daemon_json})
+    if (p->empty() || (*p)[0] != '/') params.problem(p == &c.dropin ? "dropin" : "daemon_json", "must be an absolute path");
+  if (!params.ok()) return nullptr;
+  return std::make_unique<DockerInsecureRegistryAction>(std::move(c));
+}
+
+}  // namespace rs::agent

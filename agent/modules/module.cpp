@@ -1,0 +1,150 @@
+#include "agent/modules/module.hpp"
+
+#include "agent/modules/docker_insecure_registry_module.hpp"
+#include "agent/modules/registry_service_module.hpp"
+#include "agent/modules/sysctl_module.hpp"
+#include "agent/modules/systemd_module.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <sstream>
+
+namespace rs::agent {
+
+Params::Params(const YAML::Node& node, ProblemList& problems) : node_(node), problems_(problems), start_(problems.size()) {
+  if (node_ && !node_.IsNull() && !node_.IsMap()) problem("", "arguments must be a mapping");
+}
+
+std::string Params::string(const std::string& key, const std::optional<std::string>& fallback) {
+  used_.push_back(key);
+  YAML::Node v = node_.IsMap() ? node_[key] : YAML::Node();
+  if (!v || v.IsNull()) {
+    if (!fallback) problem(key, "required");
+    return fallback.value_or("");
+  }
+  if (!v.IsScalar()) {
+    problem(key, "must be a single value");
+    return {};
+  }
+  return v.as<std::string>();
+}
+
+int Params::integer(const std::string& key, int min, int max, std::optional<int> fallback) {
+  auto s = string(key, fallback ? std::optional<std::string>(std::to_string(*fallback)) : std::nullopt);
+  if (s.empty()) return fallback.value_or(0);
+  int v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || v < min || v > max) {
+    problem(key, "'" + s + "' is not a number from " + std::to_string(min) + " to " + std::to_string(max));
+    return fallback.value_or(min);
+  }
+  return v;
+}
+
+bool Params::boolean(const std::string& key, bool fallback) {
+  auto s = string(key, fallback ? "true" : "false");
+  if (s == "true" || s == "yes" || s == "True") return true;
+  if (s == "false" || s == "no" || s == "False") return false;
+  problem(key, "'" + s + "' is not true or false");
+  return fallback;
+}
+
+std::string Params::choice(const std::string& key, const std::vector<std::string>& allowed,
+                           const std::optional<std::string>& fallback) {
+  auto s = string(key, fallback);
+  if (std::find(allowed.begin(), allowed.end(), s) == allowed.end() && (fallback || !s.empty())) {
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    problem(key, "'" + s + "' is not one of " + list);
+  }
+  return s;
+}
+
+std::vector<std::string> Params::strings(const std::string& key, bool required) {
+  used_.push_back(key);
+  std::vector<std::string> out;
+  YAML::Node v = node_.IsMap() ? node_[key] : YAML::Node();
+  if (!v || v.IsNull()) {
+    if (required) problem(key, "required");
+    return out;
+  }
+  if (v.IsScalar()) return {v.as<std::string>()};
+  if (!v.IsSequence()) {
+    problem(key, "must be a list of strings");
+    return out;
+  }
+  for (const auto& item : v) {
+    if (!item.IsScalar()) {
+      problem(key, "must be a list of strings");
+      return {};
+    }
+    out.push_back(item.as<std::string>());
+  }
+  return out;
+}
+
+void Params::finish() {
+  if (!node_.IsMap()) return;
+  for (auto it = node_.begin(); it != node_.end(); ++it) {
+    auto k = it->first.as<std::string>();
+    if (std::find(used_.begin(), used_.end(), k) == used_.end()) problem(k, "unknown argument");
+  }
+}
+
+const std::vector<ModuleInfo>& modules() {
+  static const std::vector<ModuleInfo> all = {
+      {"sysctl", make_sysctl_action},
+      {"docker_insecure_registry", make_docker_insecure_registry_action},
+      {"systemd", make_systemd_action},
+      {"registry_service", make_registry_service_action},
+  };
+  return all;
+}
+
+const ModuleInfo* find_module(const std::string& name) {
+  for (const auto& m : modules())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+namespace {
+
+std::vector<std::string> split_lines(const std::string& s) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+}  // namespace
+
+std::string render_file_diff(const FileChange& change) {
+  std::string out = "--- " + change.path + (change.before ? "" : " (absent)") + "\n+++ " + change.path + "\n";
+  if (change.binary) {
+    out += change.before ? "  binary differs: replaced by this run's binary\n" : "  binary: copied from this run's binary\n";
+    return out;
+  }
+  // Line diff by longest common subsequence; files here are small.
+  auto a = split_lines(change.before.value_or(""));
+  auto b = split_lines(change.after);
+  if (a.size() * b.size() > 4'000'000) return out + "  (too large to show)\n";
+  std::vector<std::vector<int>> lcs(a.size() + 1, std::vector<int>(b.size() + 1, 0));
+  for (std::size_t i = a.size(); i-- > 0;)
+    for (std::size_t j = b.size(); j-- > 0;)
+      lcs[i][j] = a[i] == b[j] ? lcs[i + 1][j + 1] + 1 : std::max(lcs[i + 1][j], lcs[i][j + 1]);
+  std::size_t i = 0, j = 0;
+  while (i < a.size() || j < b.size()) {
+    if (i < a.size() && j < b.size() && a[i] == b[j]) {
+      out += " " + a[i] + "\n";
+      ++i;
+      ++j;
+    } else if (j < b.size() && (i == a.size() || lcs[i][j + 1] >= lcs[i + 1][j])) {
+      out += "+" + b[j++] + "\n";
+    } else {
+      out += "-" + a[i++] + "\n";
+    }
+  }
+  return out;
+}
+
+}  // namespace rs::agent

@@ -1,0 +1,35 @@
+// `apply`: validate inventory and playbook, then run every selected host (in parallel,
+// --forks at a time), print task lines and a recap (or one JSON document), exit code.
+#pragma once
+
+#include "agent/host/connector.hpp"
+
+#include <ostream>
+#include <string>
+
+namespace rs::agent {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitUsage = 1;
+inline constexpr int kExitHostFailed = 2;
+inline constexpr int kExitUnreachable = 4;
+
+struct ApplyOptions {
+  std::string inventory;
+  std::string playbook;
+  bool check = false;
+  bool diff = false;
+  std::string limit;
+  int forks = 5;
+  bool json = false;
+  int verbosity = 0;
+  std::string self_binary = "/proc/self/exe";
+};
+
+// Returns the exit code: 0 ok, 1 invalid input, 4 a host unreachable, else 2 a host failed.
+int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& out, std::ostream& err);
+
+// The default playbook: playbooks/site.yml next to the binary's source tree or installed.
+std::string default_playbook_path();
+
+}  // namespace rs::agent

@@ -1,0 +1,38 @@
+// What apply and verify act on: the inventory, the playbook and each selected host's plan,
+// all parsed and validated before any host is touched.
+#pragma once
+
+#include "agent/run/inventory.hpp"
+#include "agent/run/playbook.hpp"
+#include "agent/run/problem.hpp"
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace rs::agent {
+
+struct RunInput {
+  // Owned through pointers: the plans point into both.
+  std::unique_ptr<Inventory> inventory;
+  std::unique_ptr<Playbook> playbook;
+  std::vector<HostPlan> plans;
+};
+
+// Loads and validates everything; every problem found is added to `problems` (then the
+// result is incomplete and must not be acted on).
+RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
+                        Problems& problems);
+
+// "registry-setup CMD: nothing was changed; N problems:" and one line each on `err`; with
+// `json` also {"exit_code": 1, "problems": [...]} on `out`.
+void print_problems(const std::string& command, const Problems& problems, bool json, std::ostream& out,
+                    std::ostream& err);
+
+// Calls work(i) once for each i in [0, count), on at most `forks` threads: hosts in parallel.
+void for_each_host(std::size_t count, int forks, const std::function<void(std::size_t)>& work);
+
+}  // namespace rs::agent

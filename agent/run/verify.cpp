@@ -1,0 +1,271 @@
+#include "agent/run/verify.hpp"
+
+#include "agent/run/apply.hpp"
+#include "agent/run/facts.hpp"
+#include "agent/run/run_input.hpp"
+#include "agent/run/runner.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <mutex>
+
+namespace rs::agent {
+namespace {
+
+// Exit codes as apply's: 2 here means drift or a failed check.
+constexpr int kExitDrift = kExitHostFailed;
+
+CheckRow task_row(const TaskReport& t) {
+  CheckRow row;
+  row.name = t.handler ? "handler: " + t.task : t.task;
+  row.kind = t.handler ? "handler" : "task";
+  row.module = t.module;
+  row.expected = t.summary;
+  row.message = t.message;
+  for (const auto& c : t.diff.changes) row.details.push_back(c);
+  for (const auto& f : t.diff.files)
+    row.details.push_back("'" + f.path + "' " + (f.before ? "differs from what apply writes" : "absent"));
+  switch (t.status) {
+    case TaskStatus::ok: row.status = CheckStatus::ok; row.actual = "as apply leaves it"; break;
+    case TaskStatus::changed:
+      row.status = CheckStatus::drift;
+      row.actual = row.details.front() + (row.details.size() > 1 ? " (+" + std::to_string(row.details.size() - 1) + ")" : "");
+      break;
+    case TaskStatus::failed: row.status = CheckStatus::failed; row.actual = "check failed"; break;
+    case TaskStatus::skipped: row.status = CheckStatus::failed; row.actual = "not checked"; break;
+  }
+  for (const auto& w : t.diff.warnings) row.details.push_back("warning: " + w);
+  return row;
+}
+
+CheckRow fact_row(const Fact& fact, HostContext& host) {
+  CheckRow row;
+  row.name = fact.name;
+  row.kind = "fact";
+  row.group = fact.task;
+  row.expected = fact.expected;
+  row.repaired_by = fact.repaired_by;
+  auto seen = fact.observe(host);
+  if (!seen) {
+    row.status = CheckStatus::failed;
+    row.actual = "could not look";
+    row.message = seen.error().message;
+  } else if (seen->matches) {
+    row.actual = seen->actual;
+  } else {
+    row.status = CheckStatus::failed;  // until resolve()
+    row.mismatch = true;
+    row.actual = seen->actual;
+    row.message = seen->message;
+  }
+  return row;
+}
+
+std::string cell(const std::string& s, std::size_t width) {
+  if (s.size() <= width) return s + std::string(width - s.size(), ' ');
+  return s.substr(0, width - 3) + "...";
+}
+
+}  // namespace
+
+const char* to_string(CheckStatus s) {
+  switch (s) {
+    case CheckStatus::ok: return "ok";
+    case CheckStatus::drift: return "drift";
+    case CheckStatus::failed: return "failed";
+  }
+  return "?";
+}
+
+int HostVerification::count(CheckStatus s) const {
+  return static_cast<int>(std::count_if(rows.begin(), rows.end(), [&](const CheckRow& r) { return r.status == s; }));
+}
+
+std::vector<Fact> plan_facts(const HostPlan& plan, const Inventory& inventory, const std::string& address, bool probe) {
+  const std::string& me = plan.host->name;
+  std::vector<Fact> facts;
+  std::vector<std::string> registries;
+  for (const auto& play : plan.plays) {
+    for (const auto& task : play.tasks) {
+      const std::string& name = task.spec->name;
+      if (auto* s = dynamic_cast<const SysctlAction*>(task.action.get())) {
+        facts.push_back(sysctl_live_fact(*s, name, me));
+        facts.push_back(sysctl_boot_fact(*s, name, me));
+      } else if (auto* d = dynamic_cast<const DockerInsecureRegistryAction*>(task.action.get())) {
+        facts.push_back(docker_insecure_fact(d->config(), name, me));
+        facts.push_back(daemon_reload_fact(d->config().unit, name, me));
+        for (const auto& r : d->config().registries)
+          if (is_registry_address(r) && std::find(registries.begin(), registries.end(), r) == registries.end())
+            registries.push_back(r);
+      } else if (auto* g = dynamic_cast<const RegistryServiceAction*>(task.action.get())) {
+        facts.push_back(registry_unit_fact(g->config(), name, me));
+        facts.push_back(registry_answers_fact(g->config(), address, name, me));
+        facts.push_back(registry_storage_fact(g->config(), name, me));
+      }
+    }
+  }
+  // From this host to every registry its docker trusts: the registry host's service and
+  // this host's docker configuration are what apply would repair.
+  for (const auto& r : registries) {
+    std::vector<Repairer> by = {{me, "docker_insecure_registry"}};
+    bool own = false;
+    for (const auto& h : inventory.hosts())
+      if (h.groups.count("registry") && h.address + ":" + h.var_string("registry_port", "5000") == r) {
+        by.push_back({h.name, "registry_service"});
+        own = own || h.name == me;
+      }
+    // The registry host's own GET /v2/ is already a fact of its registry service.
+    if (!own) facts.push_back(registry_reach_fact(r, {by.begin() + 1, by.end()}));
+    if (probe) facts.push_back(push_pull_fact(r, me, by));
+  }
+  return facts;
+}
+
+HostVerification verify_host(HostPlan& plan, HostContext& host, const std::vector<Fact>& facts) {
+  HostVerification v;
+  v.host = host.name();
+  RunOptions options;
+  options.check = true;
+  options.keep_going = true;
+  auto report = run_host(plan, host, options, nullptr);
+  std::vector<CheckRow> observed;
+  for (const auto& f : facts) observed.push_back(fact_row(f, host));
+  // Each task, then the facts shown under it; handlers; then the facts from this host.
+  for (const auto& t : report.tasks) {
+    v.rows.push_back(task_row(t));
+    if (t.handler) continue;
+    for (const auto& r : observed)
+      if (r.group == t.task) v.rows.push_back(r);
+  }
+  for (const auto& r : observed)
+    if (r.group.empty()) v.rows.push_back(r);
+  return v;
+}
+
+void resolve(std::vector<HostVerification>& hosts) {
+  auto drifted = [&](const Repairer& by) {
+    for (const auto& h : hosts)
+      if (h.host == by.host)
+        for (const auto& r : h.rows)
+          if (r.kind == "task" && r.module == by.module && r.status == CheckStatus::drift) return true;
+    return false;
+  };
+  for (auto& h : hosts)
+    for (auto& r : h.rows)
+      if (r.mismatch) {
+        bool repairable = std::any_of(r.repaired_by.begin(), r.repaired_by.end(), drifted);
+        r.status = repairable ? CheckStatus::drift : CheckStatus::failed;
+        if (!repairable && !r.repaired_by.empty()) r.message += " (apply would not change this)";
+      }
+}
+
+int verify_exit_code(const std::vector<HostVerification>& hosts) {
+  bool unreachable = false, bad = false;
+  for (const auto& h : hosts) {
+    unreachable = unreachable || h.unreachable;
+    bad = bad || h.count(CheckStatus::drift) > 0 || h.count(CheckStatus::failed) > 0;
+  }
+  return unreachable ? kExitUnreachable : bad ? kExitDrift : kExitOk;
+}
+
+std::string render_table(const std::vector<HostVerification>& hosts, bool verbose) {
+  constexpr std::size_t kMaxName = 46, kMaxExpected = 44, kMaxActual = 60;
+  std::size_t wn = 5, we = 8;
+  for (const auto& h : hosts)
+    for (const auto& r : h.rows) {
+      wn = std::max(wn, std::min(kMaxName, r.name.size() + (r.kind == "fact" && !r.group.empty() ? 2 : 0)));
+      we = std::max(we, std::min(kMaxExpected, r.expected.size()));
+    }
+  std::string out;
+  for (const auto& h : hosts) {
+    out += h.host + " (" + h.connection + ")\n";
+    if (h.unreachable) {
+      out += "  UNREACHABLE: " + h.message + "\n\n";
+      continue;
+    }
+    out += "  " + cell("STATUS", 8) + cell("CHECK", wn) + "  " + cell("EXPECTED", we) + "  ACTUAL\n";
+    for (const auto& r : h.rows) {
+      std::string name = (r.kind == "fact" && !r.group.empty() ? "  " : "") + r.name;
+      std::string actual = verbose || r.actual.size() <= kMaxActual ? r.actual : cell(r.actual, kMaxActual);
+      out += "  " + cell(to_string(r.status), 8) + cell(name, wn) + "  " + cell(r.expected, we) + "  " + actual + "\n";
+      if (!r.message.empty() && r.status != CheckStatus::ok) out += "            -> " + r.message + "\n";
+      if (r.status != CheckStatus::ok || verbose)
+        for (const auto& d : r.details) out += "            ~ " + d + "\n";
+    }
+    out += "\n";
+  }
+  out += "VERIFY RECAP\n";
+  for (const auto& h : hosts) {
+    char line[256];
+    std::snprintf(line, sizeof line, "%-24s : ok=%-4d drift=%-4d failed=%-4d unreachable=%d\n", h.host.c_str(),
+                  h.count(CheckStatus::ok), h.count(CheckStatus::drift), h.count(CheckStatus::failed), h.unreachable ? 1 : 0);
+    out += line;
+  }
+  return out;
+}
+
+std::string render_json(const std::vector<HostVerification>& hosts, const VerifyOptions& options, int exit_code) {
+  nlohmann::json j = {{"inventory", options.inventory}, {"playbook", options.playbook}, {"probe", options.probe},
+                      {"exit_code", exit_code},         {"hosts", nlohmann::json::array()}};
+  for (const auto& h : hosts) {
+    nlohmann::json hj = {{"host", h.host}, {"connection", h.connection}, {"unreachable", h.unreachable},
+                         {"message", h.message}};
+    hj["stats"] = {{"ok", h.count(CheckStatus::ok)}, {"drift", h.count(CheckStatus::drift)},
+                   {"failed", h.count(CheckStatus::failed)}};
+    hj["checks"] = nlohmann::json::array();
+    for (const auto& r : h.rows)
+      hj["checks"].push_back({{"name", r.name},         {"kind", r.kind},         {"module", r.module},
+                              {"group", r.group},       {"status", to_string(r.status)},
+                              {"expected", r.expected}, {"actual", r.actual},     {"message", r.message},
+                              {"details", r.details}});
+    j["hosts"].push_back(hj);
+  }
+  return j.dump(2) + "\n";
+}
+
+int run_verify(const VerifyOptions& options, Connector& connector, std::ostream& out, std::ostream& err) {
+  Problems problems;
+  auto input = load_run_input(options.inventory, options.playbook, options.limit, problems);
+  if (!problems.empty()) {
+    print_problems("verify", problems, options.json, out, err);
+    return kExitUsage;
+  }
+  auto& plans = input.plans;
+  std::vector<HostVerification> results(plans.size());
+  std::mutex log_mutex;
+  auto progress = [&](const std::string& text) {
+    if (options.verbosity == 0) return;
+    std::lock_guard lock(log_mutex);
+    err << text << std::flush;
+  };
+  for_each_host(plans.size(), options.forks, [&](std::size_t i) {
+    auto& hp = plans[i];
+    const auto& name = hp.host->name;
+    std::string connection = hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address;
+    progress("[" + name + "] connecting (" + connection + ")\n");
+    auto conn = connector.connect(*hp.host);
+    HostVerification v;
+    if (!conn) {
+      v.host = name;
+      v.unreachable = true;
+      v.message = conn.error().message;
+    } else {
+      HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, "verify");
+      ctx.self_binary = options.self_binary;
+      v = verify_host(hp, ctx, plan_facts(hp, *input.inventory, conn->address, options.probe));
+      if (conn->close) conn->close();
+    }
+    v.connection = connection;
+    progress("[" + name + "] done\n");
+    results[i] = std::move(v);
+  });
+
+  resolve(results);
+  int code = verify_exit_code(results);
+  if (options.json) out << render_json(results, options, code);
+  else out << render_table(results, options.verbosity > 0);
+  return code;
+}
+
+}  // namespace rs::agent

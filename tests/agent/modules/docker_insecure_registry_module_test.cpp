@@ -1,0 +1,175 @@
+#include "agent/modules/docker_insecure_registry_module.hpp"
+
+#include "fakes.hpp"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace rs::agent;
+using namespace rs::agent::test;
+using rs::Result;
+
+namespace {
+
+constexpr const char* kDropin = "/etc/systemd/system/docker.service.d/90-registry-setup.conf";
+
+DockerRegistryConfig config(std::vector<std::string> registries, std::string method = "dropin") {
+  DockerRegistryConfig c;
+  c.registries = std::move(registries);
+  c.method = std::move(method);
+  c.dropin = kDropin;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("docker: drop-in repeats Debian's real ExecStart with the flag added") {
+  FakeHost h;
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  CHECK(diff->files[0].after ==
+        "# Managed by registry-setup: docker's own command line plus the insecure registries.\n"
+        "[Service]\n"
+        "ExecStart=\n"
+        "ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS "
+        "--insecure-registry 192.168.1.11:5000\n");
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  CHECK(h.ctx.unit_files_changed);
+  // Written but not loaded yet: the file is right, so the re-check is clean.
+  auto again = action.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+  // The vendor unit is never touched; only the drop-in exists.
+  CHECK_FALSE(std::filesystem::exists(h.at("/lib/systemd/system/docker.service")));
+
+  // After daemon-reload a fresh run (new action) sees nothing to do.
+  REQUIRE(h.systemd.reload().ok());
+  CHECK(h.systemd.exec_start("docker.service")->front().back() == "192.168.1.11:5000");
+  DockerInsecureRegistryAction second(config({"192.168.1.11:5000"}));
+  auto clean = second.check(h.ctx);
+  REQUIRE(clean.ok());
+  CHECK(clean->empty());
+}
+
+TEST_CASE("docker: a drop-in written but never loaded still needs the restart") {
+  FakeHost h;
+  write_text(h.at(kDropin), render_dropin([] {
+               auto argv = debian_docker_exec_start();
+               argv.push_back("--insecure-registry");
+               argv.push_back("192.168.1.11:5000");
+               return argv;
+             }()));
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  CHECK(diff->files.empty());
+  REQUIRE(diff->changes.size() == 1);
+  CHECK_THAT(diff->changes[0], Catch::Contains("has not loaded"));
+}
+
+TEST_CASE("docker: registries already listed are kept, new ones added once") {
+  FakeHost h;
+  auto argv = debian_docker_exec_start();
+  argv.push_back("--insecure-registry=10.0.0.1:5000");
+  h.systemd.loaded_exec["docker.service"] = argv;
+  DockerInsecureRegistryAction same(config({"10.0.0.1:5000"}));
+  auto nothing = same.check(h.ctx);
+  REQUIRE(nothing.ok());
+  CHECK(nothing->empty());  // already on the command line: no drop-in at all
+
+  DockerInsecureRegistryAction more(config({"10.0.0.1:5000", "192.168.1.11:5000"}));
+  auto diff = more.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  auto written = dropin_exec_start(diff->files[0].after);
+  REQUIRE(written);
+  CHECK(flag_registries(*written) == std::vector<std::string>{"10.0.0.1:5000", "192.168.1.11:5000"});
+}
+
+TEST_CASE("docker: insecure-registries in daemon.json move into the drop-in, other keys stay") {
+  FakeHost h;
+  write_text(h.at("/etc/docker/daemon.json"), R"({"debug": true, "insecure-registries": ["10.0.0.1:5000"]})");
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 2);
+  auto written = dropin_exec_start(diff->files[0].after);
+  REQUIRE(written);
+  // The registry already listed and the one asked for, both as flags: nothing is lost.
+  CHECK(flag_registries(*written) == std::vector<std::string>{"192.168.1.11:5000", "10.0.0.1:5000"});
+  CHECK(diff->files[1].path == "/etc/docker/daemon.json");
+  auto rest = nlohmann::json::parse(diff->files[1].after);
+  CHECK_FALSE(rest.contains("insecure-registries"));
+  CHECK(rest["debug"] == true);
+
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  auto again = DockerInsecureRegistryAction(config({"192.168.1.11:5000"})).check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->files.empty());
+}
+
+TEST_CASE("docker: daemon-json merges and keeps every other key") {
+  FakeHost h;
+  write_text(h.at("/etc/docker/daemon.json"),
+             R"({"log-driver": "journald", "insecure-registries": ["10.0.0.1:5000"], "data-root": "/srv/docker"})");
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000", "10.0.0.1:5000"}, "daemon-json"));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  auto j = nlohmann::json::parse(read_text(h.at("/etc/docker/daemon.json")));
+  CHECK(j["log-driver"] == "journald");
+  CHECK(j["data-root"] == "/srv/docker");
+  CHECK(j["insecure-registries"] == nlohmann::json::array({"10.0.0.1:5000", "192.168.1.11:5000"}));
+  auto again = action.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+}
+
+TEST_CASE("docker: daemon-json refuses when the unit passes the flag, invalid JSON is an error") {
+  FakeHost h;
+  auto argv = debian_docker_exec_start();
+  argv.insert(argv.end(), {"--insecure-registry", "10.0.0.1:5000"});
+  h.systemd.loaded_exec["docker.service"] = argv;
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto diff = action.check(h.ctx);
+  REQUIRE_FALSE(diff.ok());
+  CHECK(diff.error().code == rs::Errc::conflict);
+
+  FakeHost h2;
+  write_text(h2.at("/etc/docker/daemon.json"), "{not json");
+  DockerInsecureRegistryAction bad(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto r = bad.check(h2.ctx);
+  REQUIRE_FALSE(r.ok());
+  CHECK_THAT(r.error().message, Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("docker: unit-file command lines round-trip") {
+  std::vector<std::string> argv = {"/usr/bin/x", "a b", "100%", "$DOCKER_OPTS", "q\"uote", "--k=v"};
+  auto line = render_exec_line(argv);
+  CHECK(line == R"(/usr/bin/x "a b" 100%% $DOCKER_OPTS "q\"uote" --k=v)");
+  CHECK(split_exec_line(line) == argv);
+  CHECK_FALSE(dropin_exec_start("[Service]\nExecStart=\n").has_value());
+}
+
+TEST_CASE("docker: flags in DOCKER_OPTS (/etc/default/docker) count as listed and as a conflict") {
+  CHECK(docker_opts("# DOCKER_OPTS=\"--dns 8.8.8.8\"\nDOCKER_OPTS=\"--ip-forward=false --insecure-registry a:1\"\n") ==
+        std::vector<std::string>{"--ip-forward=false", "--insecure-registry", "a:1"});
+  CHECK(docker_opts("export DOCKER_OPTS='--insecure-registry=b:2'\n") == std::vector<std::string>{"--insecure-registry=b:2"});
+  CHECK(docker_opts("").empty());
+
+  FakeHost h;
+  write_text(h.at("/etc/default/docker"), "DOCKER_OPTS=\"--insecure-registry 192.168.1.11:5000\"\n");
+  DockerInsecureRegistryAction dropin(config({"192.168.1.11:5000"}));
+  auto diff = dropin.check(h.ctx);
+  REQUIRE(diff.ok());
+  CHECK(diff->empty());  // already passed through $DOCKER_OPTS: no drop-in
+
+  DockerInsecureRegistryAction json(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto refused = json.check(h.ctx);
+  REQUIRE_FALSE(refused.ok());
+  CHECK(refused.error().code == rs::Errc::conflict);
+  CHECK_THAT(refused.error().message, Catch::Contains("DOCKER_OPTS in '/etc/default/docker'"));
+}

@@ -1,0 +1,154 @@
+#include "agent/run/inventory.hpp"
+
+#include <catch2/catch.hpp>
+
+using namespace rs::agent;
+
+namespace {
+
+const char* kSeed = R"(all:
+  vars:
+    registry_port: 5000
+  children:
+    registry:
+      hosts:
+        host-a:
+          ansible_host: 192.168.1.11
+    clients:
+      hosts:
+        host-b:
+          ansible_host: 192.168.1.12
+          ansible_user: admin
+          ansible_port: 2222
+)";
+
+}  // namespace
+
+TEST_CASE("inventory: the seed's two hosts, groups and connection variables") {
+  Problems problems;
+  auto inv = Inventory::parse(kSeed, "inv.yml", problems);
+  REQUIRE(inv.ok());
+  REQUIRE(problems.empty());
+  REQUIRE(inv->hosts().size() == 2);
+  const auto* a = inv->host("host-a");
+  const auto* b = inv->host("host-b");
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(a->address == "192.168.1.11");
+  CHECK(a->groups.count("registry"));
+  CHECK(a->groups.count("all"));
+  CHECK(a->connection == Connection::ssh);
+  CHECK(b->user == "admin");
+  CHECK(b->port == 2222);
+  CHECK(inv->registry_addresses() == std::vector<std::string>{"192.168.1.11:5000"});
+  // Every host gets the registry list as a variable for playbooks.
+  REQUIRE(b->vars.count("registry_addresses"));
+  CHECK(b->vars.at("registry_addresses").value.size() == 1);
+  CHECK(b->var_string("registry_root") == "/var/lib/registry");
+}
+
+TEST_CASE("inventory: precedence all < parent group < child group < host") {
+  const char* text = R"(all:
+  vars: {level: all, only_all: x, registry_port: 5001}
+  children:
+    parent:
+      vars: {level: parent, parent_var: p}
+      children:
+        child:
+          vars: {level: child}
+          hosts:
+            h1: {}
+            h2: {level: host}
+    other:
+      hosts:
+        h3:
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "inv.yml", problems);
+  REQUIRE(inv.ok());
+  CHECK(inv->host("h1")->var_string("level") == "child");
+  CHECK(inv->host("h1")->var_string("parent_var") == "p");
+  CHECK(inv->host("h1")->var_string("only_all") == "x");
+  CHECK(inv->host("h2")->var_string("level") == "host");
+  CHECK(inv->host("h3")->var_string("level") == "all");
+  CHECK(inv->host("h1")->groups.count("parent"));
+  CHECK(inv->host("h1")->var_string("registry_port") == "5001");
+  CHECK(inv->group_hosts("parent") == std::vector<std::string>{"h1", "h2"});
+}
+
+TEST_CASE("inventory: every problem is listed with file, line and key") {
+  const char* text = R"(all:
+  vars:
+    ansible_connection: telnet
+  children:
+    registry:
+      hosts:
+        host-a:
+          ansible_port: 99999
+          registry_root: relative/path
+    clients:
+      hostz:
+        host-b:
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "bad.yml", problems);
+  REQUIRE_FALSE(inv.ok());
+  REQUIRE(problems.size() == 4);
+  auto find = [&](const std::string& key) -> const Problem* {
+    for (const auto& p : problems)
+      if (p.key == key) return &p;
+    return nullptr;
+  };
+  const Problem* conn = find("all.vars.ansible_connection");
+  REQUIRE(conn);
+  CHECK(conn->line == 3);
+  CHECK(conn->file == "bad.yml");
+  CHECK_THAT(conn->message, Catch::Contains("telnet"));
+  const Problem* port = find("all.children.registry.hosts.host-a.ansible_port");
+  REQUIRE(port);
+  CHECK(port->line == 8);
+  const Problem* root = find("all.children.registry.hosts.host-a.registry_root");
+  REQUIRE(root);
+  CHECK(root->line == 9);
+  const Problem* unknown = find("all.children.clients.hostz");
+  REQUIRE(unknown);
+  CHECK(unknown->line == 11);
+  CHECK_THAT(problems.front().str(), Catch::StartsWith("bad.yml:"));
+}
+
+TEST_CASE("inventory: YAML syntax errors carry the line") {
+  Problems problems;
+  auto inv = Inventory::parse("all:\n  hosts:\n    a: {x: [1, 2}\n", "broken.yml", problems);
+  REQUIRE_FALSE(inv.ok());
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].line == 3);
+  CHECK_THAT(problems[0].message, Catch::Contains("YAML"));
+}
+
+TEST_CASE("inventory: host patterns") {
+  Problems problems;
+  auto inv = Inventory::parse(kSeed, "inv.yml", problems);
+  REQUIRE(inv.ok());
+  CHECK(*inv->match("all") == std::vector<std::string>{"host-a", "host-b"});
+  CHECK(*inv->match("registry") == std::vector<std::string>{"host-a"});
+  CHECK(*inv->match("host-*") == std::vector<std::string>{"host-a", "host-b"});
+  CHECK(*inv->match("all:!registry") == std::vector<std::string>{"host-b"});
+  CHECK(*inv->match("all:&clients") == std::vector<std::string>{"host-b"});
+  CHECK(*inv->match("host-b,registry") == std::vector<std::string>{"host-a", "host-b"});
+  CHECK_FALSE(inv->match("nosuchgroup").ok());
+  CHECK(glob_match("h?st-*", "host-a"));
+  CHECK_FALSE(glob_match("h?st-*", "hst-a"));
+}
+
+TEST_CASE("inventory: the shipped examples are valid") {
+  for (const char* file : {"examples/two-host/inventory.yml", "examples/local/inventory.yml"}) {
+    Problems problems;
+    auto inv = Inventory::load(std::string(RS_SOURCE_DIR) + "/" + file, problems);
+    INFO(file);
+    REQUIRE(inv.ok());
+    CHECK_FALSE(inv->registry_addresses().empty());
+  }
+  Problems problems;
+  auto local = Inventory::load(std::string(RS_SOURCE_DIR) + "/examples/local/inventory.yml", problems);
+  CHECK(local->hosts().front().connection == Connection::local);
+}
