@@ -1,7 +1,7 @@
 #include "agent/commands.hpp"
 
 #include "agent/run/apply.hpp"
-#include "agent/run/debug_log.hpp"
+#include "agent/host/debug_log.hpp"
 #include "agent/run/verify.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"

@@ -52,7 +52,7 @@ TransportConnector::~TransportConnector() {
   std::filesystem::remove_all(control_dir_, ec);
 }
 
-Result<HostConnection> TransportConnector::connect(const InventoryHost& host) {
+Result<HostConnection> TransportConnector::connect(const ConnectionSettings& host) {
   HostConnection c;
   c.probe_registry = [](const std::string& address, int port) { return probe_registry(address, port); };
   if (host.connection == Connection::local) {
@@ -63,8 +63,7 @@ Result<HostConnection> TransportConnector::connect(const InventoryHost& host) {
       if (!s) return s.error();
       return std::unique_ptr<Systemd>(std::move(*s));
     });
-    c.address = host.var_string("ansible_host", "127.0.0.1");
-    if (c.address == host.name && host.vars.count("ansible_host") == 0) c.address = "127.0.0.1";
+    c.address = host.address_given ? host.address : "127.0.0.1";
     return c;
   }
   SshTarget target{host.address, host.user, host.port, host.private_key_file, host.ssh_common_args, control_dir_};

@@ -3,9 +3,9 @@
 #pragma once
 
 #include "agent/host/command_runner.hpp"
+#include "agent/host/connection_settings.hpp"
 #include "agent/host/files.hpp"
 #include "agent/host/host_context.hpp"
-#include "agent/run/inventory.hpp"
 #include "agent/host/systemd.hpp"
 
 #include <functional>
@@ -27,7 +27,7 @@ class Connector {
  public:
   virtual ~Connector() = default;
   // An error means the host is unreachable (exit code 4), not that it failed.
-  virtual Result<HostConnection> connect(const InventoryHost& host) = 0;
+  virtual Result<HostConnection> connect(const ConnectionSettings& host) = 0;
 };
 
 // The real one. Keeps ssh master sockets in a private temp dir removed at destruction.
@@ -35,7 +35,7 @@ class TransportConnector : public Connector {
  public:
   TransportConnector();
   ~TransportConnector() override;
-  Result<HostConnection> connect(const InventoryHost& host) override;
+  Result<HostConnection> connect(const ConnectionSettings& host) override;
 
  private:
   std::string control_dir_;

@@ -4,6 +4,16 @@
 
 namespace rs::agent {
 
+bool is_unit_file_path(const std::string& path) {
+  for (const char* dir : {"/etc/systemd/system/", "/run/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/"})
+    if (path.rfind(dir, 0) == 0) return true;
+  return false;
+}
+
+void HostContext::note_write(const std::string& path) {
+  if (is_unit_file_path(path)) ++unit_writes_;
+}
+
 Result<void> HostContext::write_file(const std::string& path, const std::string& content, unsigned mode) {
   bool seen = std::any_of(written_.begin(), written_.end(), [&](const Written& w) { return w.path == path; });
   if (!seen) {
@@ -16,20 +26,28 @@ Result<void> HostContext::write_file(const std::string& path, const std::string&
     }
     written_.push_back(Written{path, *before, mode});
   }
-  if (path.rfind("/etc/systemd/system/", 0) == 0) unit_files_changed = true;
+  // Counted before the write: a write that fails halfway may have changed the file.
+  note_write(path);
   return files_.write(path, content, mode);
 }
 
 Result<std::vector<std::string>> HostContext::restore_files() {
   std::vector<std::string> restored;
   for (auto it = written_.rbegin(); it != written_.rend(); ++it) {
+    note_write(it->path);
     auto r = it->before ? files_.write(it->path, *it->before, it->mode) : files_.remove(it->path);
     if (!r) return r.error().with_context("restore '" + it->path + "'");
-    if (it->path.rfind("/etc/systemd/system/", 0) == 0) unit_files_changed = true;
     restored.push_back(it->path);
   }
   written_.clear();
   return restored;
+}
+
+Result<void> HostContext::daemon_reload() {
+  const int writes = unit_writes_;
+  if (auto r = systemd_.reload(); !r) return r;
+  unit_writes_at_reload_ = writes;
+  return ok();
 }
 
 }  // namespace rs::agent

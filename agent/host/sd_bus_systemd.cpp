@@ -1,6 +1,6 @@
 #include "agent/host/sd_bus_systemd.hpp"
 
-#include "agent/run/debug_log.hpp"
+#include "agent/host/debug_log.hpp"
 
 #include <systemd/sd-bus.h>
 

@@ -1,6 +1,6 @@
 #include "agent/host/ssh_command_runner.hpp"
 
-#include "agent/run/debug_log.hpp"
+#include "agent/host/debug_log.hpp"
 
 namespace rs::agent {
 

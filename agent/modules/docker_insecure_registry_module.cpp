@@ -1,5 +1,8 @@
 #include "agent/modules/docker_insecure_registry_module.hpp"
 
+#include "agent/modules/docker_info.hpp"
+#include "agent/modules/host_probes.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -9,6 +12,7 @@ namespace rs::agent {
 namespace {
 
 using Json = nlohmann::ordered_json;
+using namespace std::chrono_literals;
 
 constexpr const char* kFlag = "--insecure-registry";
 
@@ -197,9 +201,11 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
     if (!*text || **text != want) diff.files.push_back(FileChange{c.dropin, *text, want});
   }
   if (json_change) diff.files.push_back(std::move(*json_change));
-  // A drop-in written earlier but never loaded: docker still runs without the flags.
-  if (!wrote_ && diff.files.empty() && desired != loaded->front())
-    diff.changes.push_back("'" + c.unit + "' has not loaded '" + c.dropin + "' yet (needs daemon-reload and restart)");
+  // A drop-in written earlier but never loaded: docker still runs without the flags (its
+  // handler's daemon-reload and restart load it).
+  if (diff.files.empty() && desired != loaded->front())
+    diff.changes.push_back(
+        {ChangeKind::unloaded, "'" + c.unit + "' has not loaded '" + c.dropin + "' yet (needs daemon-reload and restart)"});
   return diff;
 }
 
@@ -256,8 +262,46 @@ Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) 
 Result<void> DockerInsecureRegistryAction::apply(HostContext& host, const Diff& diff) {
   for (const auto& f : diff.files)
     if (auto r = host.write_file(f.path, f.after, 0644); !r) return r.error();
-  wrote_ = true;
   return ok();
+}
+
+std::vector<Fact> DockerInsecureRegistryAction::facts(const FactScope& scope) const {
+  return {docker_insecure_fact(config_, scope.task, scope.host), daemon_reload_fact(config_.unit, scope.task, scope.host)};
+}
+
+Fact docker_insecure_fact(const DockerRegistryConfig& config, const std::string& task, const std::string& host) {
+  auto registries = config.registries;
+  const std::string unit = config.unit;
+  return Fact{"dockerd insecure registries (GET /info)", join_list(registries), task, {{host, "docker_insecure_registry"}},
+              [registries, unit](HostContext& h) -> Result<Observation> {
+                auto r = run_tool(h, {"curl", "-sS", "--max-time", "10", "--unix-socket", kDockerSocket,
+                                    "http://localhost/info"}, 30s);
+                // Without curl on the host: the docker CLI asks the same endpoint.
+                if (!r && r.error().code == Errc::not_found)
+                  r = run_tool(h, {"docker", "info", "--format", "{{json .}}"}, 30s);
+                if (!r) return r.error();
+                if (r->exit_code != 0)
+                  return Observation{false, "no answer", "GET /info on " + std::string(kDockerSocket) + ": " + last_line(r->err)};
+                auto info = parse_docker_info(r->out);
+                if (!info) return info.error();
+                std::vector<std::string> missing;
+                for (const auto& reg : registries)
+                  if (!trusts(*info, reg)) missing.push_back(reg);
+                if (missing.empty()) return Observation{true, info->str(), ""};
+                return Observation{false, info->str(),
+                                   "the running dockerd does not trust " + join_list(missing) + " (restart " + unit +
+                                       " once its configuration lists them)"};
+              }};
+}
+
+Fact daemon_reload_fact(const std::string& unit, const std::string& task, const std::string& host) {
+  return Fact{unit + " needs daemon-reload", "no", task, {{host, "docker_insecure_registry"}},
+              [unit](HostContext& h) -> Result<Observation> {
+                auto s = h.systemd().unit_state(unit);
+                if (!s) return s.error();
+                if (!s->need_daemon_reload) return Observation{true, "no", ""};
+                return Observation{false, "yes", "unit files of " + unit + " changed on disk since systemd loaded them"};
+              }};
 }
 
 std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params) {

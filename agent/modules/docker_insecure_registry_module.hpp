@@ -3,7 +3,8 @@
 // "dropin") or by merging into /etc/docker/daemon.json (method "daemon-json").
 #pragma once
 
-#include "agent/modules/module.hpp"
+#include "agent/modules/action.hpp"
+#include "agent/modules/params.hpp"
 
 namespace rs::agent {
 
@@ -24,6 +25,8 @@ class DockerInsecureRegistryAction : public Action {
   Result<Diff> check(HostContext& host) override;
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override;
+  std::vector<Fact> facts(const FactScope& scope) const override;
+  std::vector<std::string> trusted_registries() const override { return config_.registries; }
   const DockerRegistryConfig& config() const { return config_; }
 
  private:
@@ -33,10 +36,14 @@ class DockerInsecureRegistryAction : public Action {
   Result<std::vector<std::string>> env_registries(HostContext& host, const std::vector<std::string>& argv);
 
   DockerRegistryConfig config_;
-  bool wrote_ = false;
 };
 
 std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params);
+
+// dockerd's effective insecure registries, from the Engine API (GET /info on its socket).
+Fact docker_insecure_fact(const DockerRegistryConfig& config, const std::string& task, const std::string& host);
+// systemd has loaded the unit files on disk (NeedDaemonReload is false).
+Fact daemon_reload_fact(const std::string& unit, const std::string& task, const std::string& host);
 
 // Unit-file command lines: split honouring quotes and backslashes; render quoting only
 // what needs it ("$DOCKER_OPTS" stays bare so systemd still splits it), '%' doubled.

@@ -1,38 +1,13 @@
 #include "agent/modules/registry_service_module.hpp"
 
-#include "agent/host/local_files.hpp"
+#include "agent/modules/host_probes.hpp"
+#include "agent/modules/unit_jobs.hpp"
 
-#include <map>
-#include <mutex>
 #include <thread>
 
 namespace rs::agent {
-namespace {
 
-constexpr const char* kEnable = "enable ";
-constexpr const char* kStart = "start ";
-
-// The digest of the binary this process would copy, computed once per path.
-Result<std::string> local_digest(const std::string& path) {
-  static std::mutex mutex;
-  static std::map<std::string, std::string> cache;
-  std::lock_guard lock(mutex);
-  if (auto it = cache.find(path); it != cache.end()) return it->second;
-  LocalFiles local("/");
-  auto d = local.sha256(path);
-  if (!d) return d.error();
-  if (!*d) return make_error(Errc::not_found, "binary to install '" + path + "' does not exist");
-  cache[path] = **d;
-  return **d;
-}
-
-bool has_prefix(const Diff& diff, const std::string& prefix) {
-  for (const auto& c : diff.changes)
-    if (c.rfind(prefix, 0) == 0) return true;
-  return false;
-}
-
-}  // namespace
+using namespace std::chrono_literals;
 
 std::string RegistryServiceAction::summary() const {
   return config_.unit + " on " + config_.listen + ":" + std::to_string(config_.port) + ", data in " + config_.root;
@@ -59,11 +34,13 @@ std::string RegistryServiceAction::unit_file() const {
 
 Result<Diff> RegistryServiceAction::check(HostContext& host) {
   Diff diff;
-  auto want = local_digest(host.self_binary);
+  const auto& control = host.control();
+  auto want = control.files->sha256(control.self_binary);
   if (!want) return want.error();
+  if (!*want) return make_error(Errc::not_found, "binary to install '" + control.self_binary + "' does not exist");
   auto have = host.files().sha256(config_.binary);
   if (!have) return have.error();
-  if (!*have || **have != *want) {
+  if (!*have || **have != **want) {
     FileChange f{config_.binary, std::nullopt, "", true};
     if (*have) f.before = std::string();
     diff.files.push_back(std::move(f));
@@ -75,47 +52,42 @@ Result<Diff> RegistryServiceAction::check(HostContext& host) {
   // Before the unit file exists systemd knows nothing about it: enable and start follow.
   auto state = host.systemd().unit_state(config_.unit);
   if (!state) return state.error();
-  if (state->unit_file_state != "enabled") diff.changes.push_back(std::string(kEnable) + "'" + config_.unit + "'");
-  if (state->active_state != "active" || !diff.files.empty())
-    diff.changes.push_back(std::string(kStart) + "'" + config_.unit + "' (now " + state->active_state + ")");
+  if (state->unit_file_state != "enabled") diff.changes.push_back({ChangeKind::enable, "enable '" + config_.unit + "'"});
+  // New files for a running service: it restarts on them.
+  const std::string start = "start '" + config_.unit + "' (now " + state->active_state + ")";
+  if (state->active_state != "active") diff.changes.push_back({ChangeKind::start, start});
+  else if (!diff.files.empty()) diff.changes.push_back({ChangeKind::restart, start});
   return diff;
 }
 
 Result<void> RegistryServiceAction::apply(HostContext& host, const Diff& diff) {
-  bool restart = false;
+  const auto& control = host.control();
   for (const auto& f : diff.files) {
     if (f.binary) {
-      LocalFiles local("/");
-      auto content = local.read(host.self_binary);
+      auto content = control.files->read(control.self_binary);
       if (!content) return content.error();
-      if (!*content) return make_error(Errc::not_found, "binary '" + host.self_binary + "' vanished");
+      if (!*content) return make_error(Errc::not_found, "binary '" + control.self_binary + "' vanished");
       if (auto r = host.write_file(f.path, **content, 0755); !r) return r.error();
     } else if (auto r = host.write_file(f.path, f.after, 0644); !r) {
       return r.error();
     }
-    restart = true;
   }
-  auto state = host.systemd().unit_state(config_.unit);
-  if (!state) return state.error();
-  if (host.unit_files_changed || state->need_daemon_reload) {
-    if (auto r = host.systemd().reload(); !r) return r.error();
-    host.unit_files_changed = false;
-  }
-  if (has_prefix(diff, kEnable))
-    if (auto r = host.systemd().enable(config_.unit); !r) return r.error();
-  if (has_prefix(diff, kStart)) {
-    auto r = restart && state->active_state == "active" ? host.systemd().restart(config_.unit)
-                                                        : host.systemd().start(config_.unit);
-    if (!r) return r.error();
-  }
-  if (config_.probe && host.probe_registry) {
+  // systemd must read the unit file before it can enable or start the unit.
+  if (auto r = run_unit_jobs(host, config_.unit, diff, /*reload_if_stale=*/true); !r) return r;
+  if (config_.probe && control.probe_registry) {
     // Type=notify: the job is done once serve says it is ready; a few tries cover slow hosts.
     Result<void> probed = make_error(Errc::unavailable, "not probed");
-    for (int i = 0; i < host.probe_attempts && !(probed = host.probe_registry(host.address(), config_.port)); ++i)
+    for (int i = 0; i < control.probe_attempts && !(probed = control.probe_registry(host.address(), config_.port)); ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(300));
     if (!probed) return probed.error().with_context("registry '" + config_.unit + "' started but GET /v2/");
   }
   return ok();
+}
+
+std::vector<Fact> RegistryServiceAction::facts(const FactScope& scope) const {
+  return {registry_unit_fact(config_, scope.task, scope.host),
+          registry_answers_fact(config_, scope.address, scope.task, scope.host),
+          registry_storage_fact(config_, scope.task, scope.host)};
 }
 
 std::unique_ptr<Action> make_registry_service_action(Params& params) {
@@ -139,6 +111,40 @@ std::unique_ptr<Action> make_registry_service_action(Params& params) {
     params.problem("unit", "'" + c.unit + "' is not a .service unit name");
   if (!params.ok()) return nullptr;
   return std::make_unique<RegistryServiceAction>(std::move(c));
+}
+
+Fact registry_unit_fact(const RegistryServiceConfig& config, const std::string& task, const std::string& host) {
+  const std::string unit = config.unit;
+  return Fact{unit, "active, enabled", task, {{host, "registry_service"}}, [unit](HostContext& h) -> Result<Observation> {
+                auto s = h.systemd().unit_state(unit);
+                if (!s) return s.error();
+                std::string actual = s->active_state + " (" + s->sub_state + "), " +
+                                     (s->unit_file_state.empty() ? s->load_state : s->unit_file_state);
+                bool good = s->active_state == "active" && s->unit_file_state == "enabled";
+                return Observation{good, actual, good ? "" : unit + " is " + actual};
+              }};
+}
+
+Fact registry_answers_fact(const RegistryServiceConfig& config, const std::string& address, const std::string& task,
+                           const std::string& host) {
+  const std::string registry = address + ":" + std::to_string(config.port);
+  return Fact{"GET http://" + registry + "/v2/", "200/401 + Docker-Distribution-API-Version", task,
+              {{host, "registry_service"}}, [registry](HostContext& h) { return get_v2_from(h, registry); }};
+}
+
+Fact registry_storage_fact(const RegistryServiceConfig& config, const std::string& task, const std::string& host) {
+  const std::string root = config.root;
+  // The unit creates it when it starts (ExecStartPre): a start by apply repairs an absent one.
+  return Fact{"storage " + root, "directory, writable", task, {{host, "registry_service"}}, [root](HostContext& h) -> Result<Observation> {
+                auto dir = run_tool(h, {"test", "-d", root}, 15s);
+                if (!dir) return dir.error();
+                if (dir->exit_code != 0) return Observation{false, "absent", "'" + root + "' is not a directory"};
+                auto writable = run_tool(h, {"test", "-w", root}, 15s);
+                if (!writable) return writable.error();
+                if (writable->exit_code != 0)
+                  return Observation{false, "directory, not writable", "'" + root + "' is not writable (read-only mount?)"};
+                return Observation{true, "directory, writable", ""};
+              }};
 }
 
 }  // namespace rs::agent

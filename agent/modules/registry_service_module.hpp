@@ -3,7 +3,8 @@
 // started, then GET /v2/ must answer.
 #pragma once
 
-#include "agent/modules/module.hpp"
+#include "agent/modules/action.hpp"
+#include "agent/modules/params.hpp"
 
 namespace rs::agent {
 
@@ -23,6 +24,7 @@ class RegistryServiceAction : public Action {
   Result<Diff> check(HostContext& host) override;
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override;
+  std::vector<Fact> facts(const FactScope& scope) const override;
 
   const RegistryServiceConfig& config() const { return config_; }
   std::string unit_file() const;
@@ -33,5 +35,13 @@ class RegistryServiceAction : public Action {
 };
 
 std::unique_ptr<Action> make_registry_service_action(Params& params);
+
+// The registry unit active and enabled.
+Fact registry_unit_fact(const RegistryServiceConfig& config, const std::string& task, const std::string& host);
+// GET /v2/ on the registry host's own address answers with the registry header.
+Fact registry_answers_fact(const RegistryServiceConfig& config, const std::string& address, const std::string& task,
+                           const std::string& host);
+// The storage directory exists and is writable.
+Fact registry_storage_fact(const RegistryServiceConfig& config, const std::string& task, const std::string& host);
 
 }  // namespace rs::agent

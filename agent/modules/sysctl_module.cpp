@@ -70,8 +70,8 @@ std::optional<std::string> sysctl_setting(const std::string& text, const std::st
   return value;
 }
 
-std::string SysctlAction::proc_path() const {
-  std::string p = key_;
+std::string sysctl_proc_path(const std::string& key) {
+  std::string p = key;
   std::replace(p.begin(), p.end(), '.', '/');
   return "/proc/sys/" + p;
 }
@@ -97,11 +97,11 @@ std::string SysctlAction::desired_file(const std::optional<std::string>& current
 
 Result<Diff> SysctlAction::check(HostContext& host) {
   Diff diff;
-  auto live = host.files().read(proc_path());
+  auto live = host.files().read(sysctl_proc_path(key_));
   if (!live) return live.error();
-  if (!*live) return make_error(Errc::not_found, "sysctl '" + key_ + "': no such kernel parameter (" + proc_path() + ")");
+  if (!*live) return make_error(Errc::not_found, "sysctl '" + key_ + "': no such kernel parameter (" + sysctl_proc_path(key_) + ")");
   auto now = normalize(**live);
-  if (now != normalize(value_)) diff.changes.push_back("live " + key_ + ": " + now + " -> " + normalize(value_));
+  if (now != normalize(value_)) diff.changes.push_back({ChangeKind::live_value, "live " + key_ + ": " + now + " -> " + normalize(value_)});
 
   auto current = host.files().read(file_);
   if (!current) return current.error();
@@ -126,15 +126,46 @@ Result<Diff> SysctlAction::check(HostContext& host) {
 Result<void> SysctlAction::apply(HostContext& host, const Diff& diff) {
   for (const auto& f : diff.files)
     if (auto r = host.write_file(f.path, f.after, 0644); !r) return r.error();
-  if (!diff.changes.empty()) {
-    auto r = host.files().overwrite(proc_path(), value_ + "\n");
+  if (diff.has(ChangeKind::live_value)) {
+    auto r = host.files().overwrite(sysctl_proc_path(key_), value_ + "\n");
     if (!r && r.error().code == Errc::permission_denied)
-      return make_error(Errc::permission_denied, "sysctl '" + key_ + "': " + proc_path() +
+      return make_error(Errc::permission_denied, "sysctl '" + key_ + "': " + sysctl_proc_path(key_) +
                                                      " is read-only on this host (a container without a "
                                                      "writable /proc/sys?): " + r.error().message);
     if (!r) return r.error().with_context("sysctl '" + key_ + "'");
   }
   return ok();
+}
+
+std::vector<Fact> SysctlAction::facts(const FactScope& scope) const {
+  return {sysctl_live_fact(*this, scope.task, scope.host), sysctl_boot_fact(*this, scope.task, scope.host)};
+}
+
+Fact sysctl_live_fact(const SysctlAction& action, const std::string& task, const std::string& host) {
+  const std::string want = normalize_sysctl_value(action.value());
+  const std::string path = sysctl_proc_path(action.key());
+  return Fact{action.key() + " live", want, task, {{host, "sysctl"}}, [want, path](HostContext& h) -> Result<Observation> {
+                auto live = h.files().read(path);
+                if (!live) return live.error();
+                if (!*live) return make_error(Errc::not_found, "no such kernel parameter (" + path + ")");
+                auto now = normalize_sysctl_value(**live);
+                return Observation{now == want, now, now == want ? "" : path + " is " + now};
+              }};
+}
+
+Fact sysctl_boot_fact(const SysctlAction& action, const std::string& task, const std::string& host) {
+  const std::string want = normalize_sysctl_value(action.value());
+  const std::string key = action.key();
+  return Fact{key + " at boot", want + " from " + action.file(), task, {{host, "sysctl"}},
+              [want, key](HostContext& h) -> Result<Observation> {
+                auto sources = sysctl_sources(h.files(), key);
+                if (!sources) return sources.error();
+                if (sources->empty()) return Observation{false, "not set in any file", "the kernel default applies at boot"};
+                const auto& last = sources->back();
+                bool good = last.value == want;
+                return Observation{good, last.value + " from " + last.path,
+                                   good ? "" : "'" + last.path + "' is applied last and sets " + key + " = " + last.value};
+              }};
 }
 
 std::unique_ptr<Action> make_sysctl_action(Params& params) {

@@ -2,7 +2,8 @@
 // /etc/sysctl.d/; warns when a later file or /etc/sysctl.conf overrides it.
 #pragma once
 
-#include "agent/modules/module.hpp"
+#include "agent/modules/action.hpp"
+#include "agent/modules/params.hpp"
 
 namespace rs::agent {
 
@@ -14,13 +15,13 @@ class SysctlAction : public Action {
   Result<Diff> check(HostContext& host) override;
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override { return key_ + " = " + value_; }
+  std::vector<Fact> facts(const FactScope& scope) const override;
 
   const std::string& key() const { return key_; }
   const std::string& value() const { return value_; }
   const std::string& file() const { return file_; }
 
  private:
-  std::string proc_path() const;
   std::string desired_file(const std::optional<std::string>& current) const;
 
   std::string key_;
@@ -31,6 +32,14 @@ class SysctlAction : public Action {
 inline constexpr const char* kSysctlFile = "/etc/sysctl.d/90-registry-setup.conf";
 
 std::unique_ptr<Action> make_sysctl_action(Params& params);
+
+// Where the kernel shows a parameter: net.ipv4.ip_forward -> /proc/sys/net/ipv4/ip_forward.
+std::string sysctl_proc_path(const std::string& key);
+
+// The kernel's value now (/proc/sys).
+Fact sysctl_live_fact(const SysctlAction& action, const std::string& task, const std::string& host);
+// The value set by the file applied last at boot, and which file that is.
+Fact sysctl_boot_fact(const SysctlAction& action, const std::string& task, const std::string& host);
 
 // The value a sysctl.conf-format text sets for key, if any (the last assignment wins).
 std::optional<std::string> sysctl_setting(const std::string& text, const std::string& key);

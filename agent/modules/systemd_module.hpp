@@ -1,8 +1,9 @@
 // systemd: daemon-reload when unit files changed, enable, start or restart a unit and wait
-// for its job. A failed start/restart rolls back the files this run changed.
+// for its job. A failed start/restart calls for the run's rollback (unless rollback: false).
 #pragma once
 
-#include "agent/modules/module.hpp"
+#include "agent/modules/action.hpp"
+#include "agent/modules/params.hpp"
 
 namespace rs::agent {
 
@@ -21,17 +22,12 @@ class SystemdAction : public Action {
   Result<Diff> check(HostContext& host) override;
   Result<void> apply(HostContext& host, const Diff& diff) override;
   std::string summary() const override;
+  bool rolls_back_on_failure() const override { return config_.rollback; }
 
  private:
-  Result<void> roll_back(HostContext& host, const Error& failure);
-
   SystemdConfig config_;
-  bool restarted_ = false;
 };
 
 std::unique_ptr<Action> make_systemd_action(Params& params);
-
-// The unit's own last words: its processes' journal lines, else its state.
-std::string unit_failure_text(HostContext& host, const std::string& unit);
 
 }  // namespace rs::agent

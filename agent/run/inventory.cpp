@@ -239,6 +239,7 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
     validate_host(host, problems);
     host.connection = host.var_string("ansible_connection", "ssh") == "local" ? Connection::local : Connection::ssh;
     host.address = host.var_string("ansible_host", name);
+    host.address_given = host.vars.count("ansible_host") > 0;
     host.user = host.var_string("ansible_user");
     host.port = to_int(host.var_string("ansible_port", "22")).value_or(22);
     host.private_key_file = host.var_string("ansible_ssh_private_key_file");

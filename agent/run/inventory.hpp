@@ -1,6 +1,7 @@
 // Ansible's YAML inventory: all/children/hosts/vars, nested groups, host variables.
 #pragma once
 
+#include "agent/host/connection_settings.hpp"
 #include "agent/run/problem.hpp"
 #include "core/result.hpp"
 
@@ -31,20 +32,10 @@ inline void set_var(Vars& vars, const std::string& name, const Var& var) {
   vars.emplace(name, var);
 }
 
-enum class Connection { local, ssh };
-
-struct InventoryHost {
-  std::string name;
+// A host with its connection settings (read from the ansible_* variables).
+struct InventoryHost : ConnectionSettings {
   std::set<std::string> groups;  // every group the host is in, "all" included
   Vars vars;                     // merged: all < parent group < child group < host
-
-  // Connection settings read from the ansible_* variables.
-  Connection connection = Connection::ssh;
-  std::string address;  // ansible_host, else the name
-  std::string user;     // ansible_user, empty = ssh's default
-  int port = 22;        // ansible_port
-  std::string private_key_file;              // ansible_ssh_private_key_file
-  std::vector<std::string> ssh_common_args;  // ansible_ssh_common_args, split on blanks
 
   std::string var_string(const std::string& name, const std::string& fallback = "") const;
 };

@@ -17,7 +17,7 @@
 #pragma once
 
 #include "agent/run/inventory.hpp"
-#include "agent/modules/module.hpp"
+#include "agent/modules/module_table.hpp"
 #include "agent/run/problem.hpp"
 
 #include <memory>

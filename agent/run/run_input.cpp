@@ -47,6 +47,20 @@ void print_problems(const std::string& command, const Problems& problems, bool j
   for (const auto& p : problems) err << "  " << p.str() << "\n";
 }
 
+std::optional<RunInput> load_or_report(const std::string& command, const std::string& inventory_path,
+                                       const std::string& playbook_path, const std::string& limit, bool json,
+                                       std::ostream& out, std::ostream& err) {
+  Problems problems;
+  auto input = load_run_input(inventory_path, playbook_path, limit, problems);
+  if (problems.empty()) return input;
+  print_problems(command, problems, json, out, err);
+  return std::nullopt;
+}
+
+std::string connection_label(const ConnectionSettings& host) {
+  return host.connection == Connection::local ? "local" : "ssh " + host.address;
+}
+
 void for_each_host(std::size_t count, int forks, const std::function<void(std::size_t)>& work) {
   std::atomic<std::size_t> next{0};
   auto worker = [&] {

@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -31,6 +32,14 @@ RunInput load_run_input(const std::string& inventory_path, const std::string& pl
 // `json` also {"exit_code": 1, "problems": [...]} on `out`.
 void print_problems(const std::string& command, const Problems& problems, bool json, std::ostream& out,
                     std::ostream& err);
+
+// load_run_input(), or the problems printed (print_problems) and nothing.
+std::optional<RunInput> load_or_report(const std::string& command, const std::string& inventory_path,
+                                       const std::string& playbook_path, const std::string& limit, bool json,
+                                       std::ostream& out, std::ostream& err);
+
+// How progress lines name a host's transport: "local" or "ssh ADDRESS".
+std::string connection_label(const ConnectionSettings& host);
 
 // Calls work(i) once for each i in [0, count), on at most `forks` threads: hosts in parallel.
 void for_each_host(std::size_t count, int forks, const std::function<void(std::size_t)>& work);

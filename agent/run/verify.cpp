@@ -1,5 +1,7 @@
 #include "agent/run/verify.hpp"
 
+#include "agent/host/local_files.hpp"
+#include "agent/modules/docker_info.hpp"
 #include "agent/run/apply.hpp"
 #include "agent/run/facts.hpp"
 #include "agent/run/run_input.hpp"
@@ -23,7 +25,7 @@ CheckRow task_row(const TaskReport& t) {
   row.module = t.module;
   row.expected = t.summary;
   row.message = t.message;
-  for (const auto& c : t.diff.changes) row.details.push_back(c);
+  for (const auto& c : t.diff.changes) row.details.push_back(c.text);
   for (const auto& f : t.diff.files)
     row.details.push_back("'" + f.path + "' " + (f.before ? "differs from what apply writes" : "absent"));
   switch (t.status) {
@@ -88,21 +90,10 @@ std::vector<Fact> plan_facts(const HostPlan& plan, const Inventory& inventory, c
   std::vector<std::string> registries;
   for (const auto& play : plan.plays) {
     for (const auto& task : play.tasks) {
-      const std::string& name = task.spec->name;
-      if (auto* s = dynamic_cast<const SysctlAction*>(task.action.get())) {
-        facts.push_back(sysctl_live_fact(*s, name, me));
-        facts.push_back(sysctl_boot_fact(*s, name, me));
-      } else if (auto* d = dynamic_cast<const DockerInsecureRegistryAction*>(task.action.get())) {
-        facts.push_back(docker_insecure_fact(d->config(), name, me));
-        facts.push_back(daemon_reload_fact(d->config().unit, name, me));
-        for (const auto& r : d->config().registries)
-          if (is_registry_address(r) && std::find(registries.begin(), registries.end(), r) == registries.end())
-            registries.push_back(r);
-      } else if (auto* g = dynamic_cast<const RegistryServiceAction*>(task.action.get())) {
-        facts.push_back(registry_unit_fact(g->config(), name, me));
-        facts.push_back(registry_answers_fact(g->config(), address, name, me));
-        facts.push_back(registry_storage_fact(g->config(), name, me));
-      }
+      for (auto& f : task.action->facts(FactScope{task.spec->name, me, address})) facts.push_back(std::move(f));
+      for (const auto& r : task.action->trusted_registries())
+        if (is_registry_address(r) && std::find(registries.begin(), registries.end(), r) == registries.end())
+          registries.push_back(r);
     }
   }
   // From this host to every registry its docker trusts: the registry host's service and
@@ -225,13 +216,9 @@ std::string render_json(const std::vector<HostVerification>& hosts, const Verify
 }
 
 int run_verify(const VerifyOptions& options, Connector& connector, std::ostream& out, std::ostream& err) {
-  Problems problems;
-  auto input = load_run_input(options.inventory, options.playbook, options.limit, problems);
-  if (!problems.empty()) {
-    print_problems("verify", problems, options.json, out, err);
-    return kExitUsage;
-  }
-  auto& plans = input.plans;
+  auto input = load_or_report("verify", options.inventory, options.playbook, options.limit, options.json, out, err);
+  if (!input) return kExitUsage;
+  auto& plans = input->plans;
   std::vector<HostVerification> results(plans.size());
   std::mutex log_mutex;
   auto progress = [&](const std::string& text) {
@@ -239,10 +226,11 @@ int run_verify(const VerifyOptions& options, Connector& connector, std::ostream&
     std::lock_guard lock(log_mutex);
     err << text << std::flush;
   };
+  LocalFiles here("/");
   for_each_host(plans.size(), options.forks, [&](std::size_t i) {
     auto& hp = plans[i];
     const auto& name = hp.host->name;
-    std::string connection = hp.host->connection == Connection::local ? "local" : "ssh " + hp.host->address;
+    const std::string connection = connection_label(*hp.host);
     progress("[" + name + "] connecting (" + connection + ")\n");
     auto conn = connector.connect(*hp.host);
     HostVerification v;
@@ -251,9 +239,10 @@ int run_verify(const VerifyOptions& options, Connector& connector, std::ostream&
       v.unreachable = true;
       v.message = conn.error().message;
     } else {
-      HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, "verify");
-      ctx.self_binary = options.self_binary;
-      v = verify_host(hp, ctx, plan_facts(hp, *input.inventory, conn->address, options.probe));
+      // Verify changes nothing: the registry probe is a fact of its own, not part of a check.
+      ControlMachine control{&here, options.self_binary, nullptr, 10};
+      HostContext ctx(name, conn->address, *conn->files, *conn->commands, *conn->systemd, "verify", control);
+      v = verify_host(hp, ctx, plan_facts(hp, *input->inventory, conn->address, options.probe));
       if (conn->close) conn->close();
     }
     v.connection = connection;

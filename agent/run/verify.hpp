@@ -4,7 +4,7 @@
 #pragma once
 
 #include "agent/host/connector.hpp"
-#include "agent/run/fact.hpp"
+#include "agent/modules/fact.hpp"
 #include "agent/run/playbook.hpp"
 
 #include <ostream>

@@ -148,7 +148,10 @@ struct FakeHost {
   LocalFiles files{root.str()};
   FakeCommandRunner commands;
   FakeSystemd systemd{files};
-  HostContext ctx{"host-a", "10.77.0.11", files, commands, systemd, "run1"};
+  // The control machine's own files: the tests' binaries to copy live in temp dirs.
+  LocalFiles control_files{"/"};
+  ControlMachine control{&control_files, "/proc/self/exe", nullptr, 10};
+  HostContext ctx{"host-a", "10.77.0.11", files, commands, systemd, "run1", control};
 
   FakeHost() { write_text(root.path / "proc/sys/net/ipv4/ip_forward", "0\n"); }
   std::filesystem::path at(const std::string& p) const { return root.path / p.substr(1); }

@@ -14,7 +14,7 @@ TEST_CASE("host context: backs up once per run, restores contents and modes, rem
   REQUIRE(h.ctx.write_file("/usr/local/bin/tool", "new binary", 0755).ok());
   REQUIRE(h.ctx.write_file("/usr/local/bin/tool", "newer binary", 0755).ok());
   REQUIRE(h.ctx.write_file("/etc/new.conf", "x", 0644).ok());
-  CHECK_FALSE(h.ctx.unit_files_changed);
+  CHECK_FALSE(h.ctx.unit_files_changed());
   // The backup holds the content from before the run, not the intermediate one.
   CHECK(read_text(h.at("/var/lib/registry-setup/backups/run1/usr/local/bin/tool")) == "old binary");
   CHECK_FALSE(std::filesystem::exists(h.at("/var/lib/registry-setup/backups/run1/etc/new.conf")));
@@ -28,5 +28,5 @@ TEST_CASE("host context: backs up once per run, restores contents and modes, rem
   CHECK_FALSE(std::filesystem::exists(h.at("/etc/new.conf")));
   CHECK(h.ctx.written().empty());
   REQUIRE(h.ctx.write_file("/etc/systemd/system/x.service", "[Unit]\n", 0644).ok());
-  CHECK(h.ctx.unit_files_changed);
+  CHECK(h.ctx.unit_files_changed());
 }

@@ -36,19 +36,22 @@ TEST_CASE("docker: drop-in repeats Debian's real ExecStart with the flag added")
         "ExecStart=/usr/sbin/dockerd -H fd:// --containerd=/run/containerd/containerd.sock $DOCKER_OPTS "
         "--insecure-registry 192.168.1.11:5000\n");
   REQUIRE(action.apply(h.ctx, *diff).ok());
-  CHECK(h.ctx.unit_files_changed);
-  // Written but not loaded yet: the file is right, so the re-check is clean.
+  CHECK(h.ctx.unit_files_changed());
+  // Written but not loaded yet: the file is right, what is left is its handler's work.
   auto again = action.check(h.ctx);
   REQUIRE(again.ok());
-  CHECK(again->empty());
+  CHECK(again->files.empty());
+  REQUIRE(again->changes.size() == 1);
+  CHECK(again->changes[0].kind == ChangeKind::unloaded);
+  CHECK_FALSE(again->settled());
   // The vendor unit is never touched; only the drop-in exists.
   CHECK_FALSE(std::filesystem::exists(h.at("/lib/systemd/system/docker.service")));
 
-  // After daemon-reload a fresh run (new action) sees nothing to do.
-  REQUIRE(h.systemd.reload().ok());
+  // After daemon-reload the same action (it keeps nothing) sees nothing to do.
+  REQUIRE(h.ctx.daemon_reload().ok());
+  CHECK_FALSE(h.ctx.unit_files_changed());
   CHECK(h.systemd.exec_start("docker.service")->front().back() == "192.168.1.11:5000");
-  DockerInsecureRegistryAction second(config({"192.168.1.11:5000"}));
-  auto clean = second.check(h.ctx);
+  auto clean = action.check(h.ctx);
   REQUIRE(clean.ok());
   CHECK(clean->empty());
 }
@@ -66,7 +69,8 @@ TEST_CASE("docker: a drop-in written but never loaded still needs the restart") 
   REQUIRE(diff.ok());
   CHECK(diff->files.empty());
   REQUIRE(diff->changes.size() == 1);
-  CHECK_THAT(diff->changes[0], Catch::Contains("has not loaded"));
+  CHECK(diff->changes[0].kind == ChangeKind::unloaded);
+  CHECK_THAT(diff->changes[0].text, Catch::Contains("has not loaded"));
 }
 
 TEST_CASE("docker: registries already listed are kept, new ones added once") {

@@ -12,9 +12,9 @@ TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, 
   FakeHost h;
   TempDir src;
   write_text(src.path / "registry-setup", "#!binary v1");
-  h.ctx.self_binary = (src.path / "registry-setup").string();
+  h.control.self_binary = (src.path / "registry-setup").string();
   std::vector<std::pair<std::string, int>> probes;
-  h.ctx.probe_registry = [&](const std::string& host, int port) -> rs::Result<void> {
+  h.control.probe_registry = [&](const std::string& host, int port) -> rs::Result<void> {
     probes.emplace_back(host, port);
     return rs::ok();
   };
@@ -47,7 +47,7 @@ TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, 
   // A new binary (the digest is cached per path for a run, so a new run's binary is a new
   // path here) is copied again and the running service restarted.
   write_text(src.path / "registry-setup-v2", "#!binary v2");
-  h.ctx.self_binary = (src.path / "registry-setup-v2").string();
+  h.control.self_binary = (src.path / "registry-setup-v2").string();
   RegistryServiceAction upgrade(c);
   auto d2 = upgrade.check(h.ctx);
   REQUIRE(d2.ok());
@@ -62,11 +62,11 @@ TEST_CASE("registry_service: a registry that does not answer GET /v2/ fails the 
   FakeHost h;
   TempDir src;
   write_text(src.path / "bin", "x");
-  h.ctx.self_binary = (src.path / "bin").string();
-  h.ctx.probe_registry = [](const std::string&, int) -> rs::Result<void> {
+  h.control.self_binary = (src.path / "bin").string();
+  h.control.probe_registry = [](const std::string&, int) -> rs::Result<void> {
     return rs::make_error(rs::Errc::unavailable, "GET http://10.77.0.11:5000/v2/: Connection refused");
   };
-  h.ctx.probe_attempts = 2;
+  h.control.probe_attempts = 2;
   RegistryServiceConfig c;
   c.probe = true;
   RegistryServiceAction action(c);

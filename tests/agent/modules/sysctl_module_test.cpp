@@ -14,7 +14,8 @@ TEST_CASE("sysctl: sets the live value and its own file, then is clean") {
   auto diff = action.check(h.ctx);
   REQUIRE(diff.ok());
   REQUIRE(diff->changes.size() == 1);
-  CHECK(diff->changes[0] == "live net.ipv4.ip_forward: 0 -> 1");
+  CHECK(diff->changes[0].kind == ChangeKind::live_value);
+  CHECK(diff->changes[0].text == "live net.ipv4.ip_forward: 0 -> 1");
   REQUIRE(diff->files.size() == 1);
   CHECK(diff->files[0].path == "/etc/sysctl.d/90-registry-setup.conf");
   CHECK_FALSE(diff->files[0].before.has_value());

@@ -17,7 +17,7 @@ namespace {
 // that persist across runs, so a second run sees the first one's work.
 class FakeConnector : public Connector {
  public:
-  Result<HostConnection> connect(const InventoryHost& host) override {
+  Result<HostConnection> connect(const ConnectionSettings& host) override {
     if (host.name.rfind("down-", 0) == 0) return rs::make_error(rs::Errc::unavailable, "ssh '" + host.address + "': No route to host");
     auto& s = state(host.name);
     HostConnection c;

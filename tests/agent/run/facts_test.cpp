@@ -1,5 +1,11 @@
 #include "agent/run/facts.hpp"
 
+#include "agent/modules/docker_info.hpp"
+#include "agent/modules/docker_insecure_registry_module.hpp"
+#include "agent/modules/host_probes.hpp"
+#include "agent/modules/registry_service_module.hpp"
+#include "agent/modules/sysctl_module.hpp"
+
 #include "agent/host/process_command_runner.hpp"
 #include "fakes.hpp"
 

@@ -1,5 +1,8 @@
 #include "agent/run/runner.hpp"
 
+#include "agent/modules/docker_insecure_registry_module.hpp"
+#include "agent/modules/systemd_module.hpp"
+
 #include "fakes.hpp"
 
 #include <catch2/catch.hpp>
@@ -14,10 +17,15 @@ namespace {
 struct Scripted : Action {
   int differs_for = 1;  // how many checks report a change
   bool apply_fails = false;
+  bool restarts = false;  // also asks for a restart on every run
+  // When set, a change is reported until this other action has applied (a handler's work).
+  const Scripted* done_by = nullptr;
   int checks = 0, applies = 0;
   Result<Diff> check(HostContext&) override {
     Diff d;
-    if (checks++ < differs_for) d.changes.push_back("something");
+    if (done_by ? done_by->applies == 0 : checks < differs_for) d.changes.push_back({ChangeKind::unloaded, "something"});
+    ++checks;
+    if (restarts) d.changes.push_back({ChangeKind::restart, "restart", true});
     return d;
   }
   Result<void> apply(HostContext&, const Diff&) override {
@@ -106,4 +114,85 @@ TEST_CASE("runner: handlers of changes already made still run after a later fail
   CHECK(report.tasks[1].message == "boom");
   CHECK(report.tasks[2].handler);
   CHECK(book.actions[2]->applies == 1);
+}
+
+TEST_CASE("runner: a change asked for on every run does not fail the check after apply") {
+  FakeHost h;
+  Book book({{"t1", {}}}, {});
+  book.actions[0]->restarts = true;
+  auto report = run_host(book.plan, h.ctx, RunOptions{}, nullptr);
+  REQUIRE(report.tasks.size() == 1);
+  CHECK(report.tasks[0].status == TaskStatus::changed);
+  CHECK(book.actions[0]->checks == 2);
+}
+
+TEST_CASE("runner: a notifying task is checked again after its handlers ran, not before") {
+  FakeHost h;
+  Book book({{"t1", {"restart"}}}, {"restart"});
+  // t1's change is complete only once its handler applied (a drop-in loaded by a restart).
+  book.actions[0]->done_by = book.actions[1];
+  auto report = run_host(book.plan, h.ctx, RunOptions{}, nullptr);
+  REQUIRE(report.tasks.size() == 2);
+  CHECK(report.tasks[0].status == TaskStatus::changed);
+  CHECK(report.tasks[1].status == TaskStatus::changed);
+  CHECK(book.actions[0]->checks == 2);  // before apply, after the handler
+  CHECK_FALSE(report.failed());
+
+  // Still different after the handler: the task is reported failed, after the handler.
+  Book stuck({{"t1", {"restart"}}}, {"restart"});
+  stuck.actions[0]->differs_for = 5;
+  auto failed = run_host(stuck.plan, h.ctx, RunOptions{}, nullptr);
+  REQUIRE(failed.tasks.size() == 3);
+  CHECK(failed.tasks[2].task == "t1");
+  CHECK(failed.tasks[2].status == TaskStatus::failed);
+  CHECK_THAT(failed.tasks[2].message, Catch::Contains("still differs after its handlers ran: something"));
+  CHECK(failed.failed());
+}
+
+TEST_CASE("runner: a failed restart rolls back: files restored, reloaded, restarted, docker's error reported") {
+  FakeHost h;
+  const std::string dropin = "/etc/systemd/system/docker.service.d/90-registry-setup.conf";
+  write_text(h.at("/etc/docker/daemon.json"), "{\"insecure-registries\": [\"a:1\"]}\n");
+  // dockerd refuses to start with the flag while daemon.json has the key.
+  h.systemd.fails = [&](const std::string&) {
+    auto argv = h.systemd.exec_start("docker.service")->front();
+    return !flag_registries(argv).empty() && std::filesystem::exists(h.at("/etc/docker/daemon.json"));
+  };
+  h.commands.results["journalctl"] = CommandResult{
+      0,
+      "unable to configure the Docker daemon with file /etc/docker/daemon.json: the following directives are "
+      "specified both as a flag and in the configuration file: insecure-registries\n",
+      ""};
+  REQUIRE(h.ctx.write_file(dropin, render_dropin({"/usr/sbin/dockerd", "--insecure-registry", "b:2"}), 0644).ok());
+
+  Play play;
+  play.name = "p";
+  play.handlers.push_back(TaskSpec{"restart docker", "systemd", {}, {}, 0, "h"});
+  SystemdConfig restart;
+  restart.unit = "docker.service";
+  restart.state = "restarted";
+  PlannedPlay pp;
+  pp.play = &play;
+  pp.handlers.push_back(PlannedTask{&play.handlers[0], std::make_unique<SystemdAction>(restart)});
+  HostPlan plan;
+  plan.plays.push_back(std::move(pp));
+  // A handler runs when notified: here by a task whose work is already done above.
+  play.tasks.push_back(TaskSpec{"t", "scripted", {}, {"restart docker"}, 0, "t"});
+  auto t = std::make_unique<Scripted>();
+  t->done_by = t.get();  // differs until its own apply, then settled
+  plan.plays[0].tasks.push_back(PlannedTask{&play.tasks[0], std::move(t)});
+
+  auto report = run_host(plan, h.ctx, RunOptions{}, nullptr);
+  REQUIRE(report.tasks.size() == 2);
+  const auto& r = report.tasks[1];
+  CHECK(r.handler);
+  CHECK(r.status == TaskStatus::failed);
+  CHECK_THAT(r.message, Catch::Contains("specified both as a flag and in the configuration file"));
+  CHECK_THAT(r.message, Catch::Contains("restored " + dropin));
+  CHECK_THAT(r.message, Catch::Contains("'restart docker' succeeded again with the previous files"));
+  // The drop-in did not exist before the run: restoring removes it.
+  CHECK_FALSE(std::filesystem::exists(h.at(dropin)));
+  CHECK(h.systemd.reloads == 2);
+  CHECK(h.systemd.jobs == std::vector<std::string>{"restart docker.service", "restart docker.service"});
+  CHECK(h.systemd.units["docker.service"].active_state == "active");
 }

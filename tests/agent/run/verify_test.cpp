@@ -38,7 +38,7 @@ class World : public Connector {
     std::vector<std::string> trusted = {"10.77.0.11:5000"};
   };
 
-  Result<HostConnection> connect(const InventoryHost& inv) override {
+  Result<HostConnection> connect(const ConnectionSettings& inv) override {
     if (inv.name.rfind("down-", 0) == 0) return rs::make_error(rs::Errc::unavailable, "ssh '" + inv.address + "': No route to host");
     auto& h = host(inv.name);
     HostConnection c;

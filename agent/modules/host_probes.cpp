@@ -1,0 +1,41 @@
+#include "agent/modules/host_probes.hpp"
+
+#include "agent/host/http_probe.hpp"
+
+namespace rs::agent {
+
+using namespace std::chrono_literals;
+
+std::string join_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& i : items) out += (out.empty() ? "" : ", ") + i;
+  return out;
+}
+
+Result<CommandResult> run_tool(HostContext& host, const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                               const std::string& input) {
+  auto r = host.commands().run(argv, input, timeout);
+  if ((!r && r.error().code == Errc::not_found) || (r && r->exit_code == 127))
+    return make_error(Errc::not_found, "'" + argv.front() + "' is not installed on '" + host.name() + "'");
+  if (!r) return r.error();
+  return r;
+}
+
+Result<Observation> get_v2_from(HostContext& host, const std::string& registry) {
+  const std::string url = "http://" + registry + "/v2/";
+  auto r = run_tool(host, {"curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-", url}, 20s);
+  if (!r) return r.error();
+  if (r->exit_code != 0) return Observation{false, "no answer", "GET " + url + ": " + last_line(r->err)};
+  auto judged = check_v2_head(r->out, "GET " + url);
+  if (!judged) return Observation{false, last_line(r->out.substr(0, r->out.find('\n'))), judged.error().message};
+  return Observation{true, *judged + ", Docker-Distribution-API-Version", ""};
+}
+
+std::string last_line(const std::string& text) {
+  auto end = text.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return "(no output)";
+  auto begin = text.find_last_of("\r\n", end);
+  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
+}
+
+}  // namespace rs::agent

@@ -1,0 +1,27 @@
+// Read-only looks at a host that the modules' facts share: a tool run on the host, GET
+// /v2/ from the host, and the words of a tool's output worth showing.
+#pragma once
+
+#include "agent/host/host_context.hpp"
+#include "agent/modules/fact.hpp"
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace rs::agent {
+
+// Runs a tool on the host; a tool that is not there is an error naming it and the host.
+Result<CommandResult> run_tool(HostContext& host, const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
+                               const std::string& input = {});
+
+// GET http://REGISTRY/v2/ run on the host itself (its network, its routes).
+Result<Observation> get_v2_from(HostContext& host, const std::string& registry);
+
+// The last non-empty line of a tool's output: docker's own error message.
+std::string last_line(const std::string& text);
+
+// "a, b, c".
+std::string join_list(const std::vector<std::string>& items);
+
+}  // namespace rs::agent
