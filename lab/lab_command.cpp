@@ -1,6 +1,7 @@
 #include "lab/lab_command.hpp"
 
 #include "agent/run/inventory.hpp"
+#include "agent/run/registry_vars.hpp"
 #include "agent/run/run_input.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
@@ -193,7 +194,7 @@ int up_command(const std::vector<std::string>& argv) {
 
   // Parse and validate everything before touching the machine.
   agent::Problems problems;
-  auto inventory = agent::Inventory::load(options.inventory, problems);
+  auto inventory = agent::Inventory::load(options.inventory, problems, agent::derive_registry_vars);
   if (!inventory) {
     agent::print_problems("lab up", problems, false, std::cout, std::cerr);
     return kUsage;

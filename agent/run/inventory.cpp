@@ -10,16 +10,6 @@
 namespace rs::agent {
 namespace {
 
-// Defaults of the variables the default playbook uses; the lowest precedence of all.
-const std::map<std::string, std::string>& defaults() {
-  static const std::map<std::string, std::string> d = {
-      {"registry_port", "5000"},
-      {"registry_root", "/var/lib/registry"},
-      {"insecure_registry_method", "dropin"},
-  };
-  return d;
-}
-
 std::optional<int> to_int(const std::string& s) {
   int v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
@@ -105,34 +95,14 @@ class Parser {
 };
 
 void validate_host(const InventoryHost& host, Problems& problems) {
-  auto bad = [&](const std::string& var, const std::string& message) {
-    auto it = host.vars.find(var);
-    const Var& v = it->second;
-    problems.push_back(Problem{v.file, v.line, v.key, message});
-  };
-  auto scalar = [&](const std::string& var) -> std::optional<std::string> {
-    auto it = host.vars.find(var);
-    if (it == host.vars.end() || !it->second.value) return std::nullopt;
-    if (!it->second.value.IsScalar()) {
-      bad(var, "must be a single value");
-      return std::nullopt;
-    }
-    return it->second.value.as<std::string>();
-  };
+  auto bad = [&](const std::string& var, const std::string& message) { var_problem(host, var, message, problems); };
+  auto scalar = [&](const std::string& var) { return scalar_var(host, var, problems); };
   auto port = [&](const std::string& var) {
-    if (auto s = scalar(var)) {
-      auto v = to_int(*s);
-      if (!v || *v < 1 || *v > 65535) bad(var, "'" + *s + "' is not a port number (1-65535)");
-    }
+    if (auto s = scalar(var); s && !parse_port(*s)) bad(var, "'" + *s + "' is not a port number (1-65535)");
   };
   port("ansible_port");
-  port("registry_port");
   if (auto s = scalar("ansible_connection"); s && *s != "local" && *s != "ssh")
     bad("ansible_connection", "'" + *s + "' is not a supported connection (local, ssh)");
-  if (auto s = scalar("insecure_registry_method"); s && *s != "dropin" && *s != "daemon-json")
-    bad("insecure_registry_method", "'" + *s + "' is not a method (dropin, daemon-json)");
-  if (auto s = scalar("registry_root"); s && (s->empty() || (*s)[0] != '/'))
-    bad("registry_root", "'" + *s + "' is not an absolute path");
   for (const char* var : {"ansible_host", "ansible_user", "ansible_ssh_private_key_file", "ansible_ssh_common_args"}) {
     if (auto s = scalar(var); s && s->empty()) bad(var, "must not be empty");
   }
@@ -143,6 +113,41 @@ void validate_host(const InventoryHost& host, Problems& problems) {
 }
 
 }  // namespace
+
+std::optional<int> parse_port(const std::string& text) {
+  auto v = to_int(text);
+  if (!v || *v < 1 || *v > 65535) return std::nullopt;
+  return v;
+}
+
+void var_problem(const InventoryHost& host, const std::string& var, const std::string& message, Problems& problems) {
+  const Var& v = host.vars.at(var);
+  problems.push_back(Problem{v.file, v.line, v.key, message});
+}
+
+std::optional<std::string> scalar_var(const InventoryHost& host, const std::string& var, Problems& problems) {
+  auto it = host.vars.find(var);
+  if (it == host.vars.end() || !it->second.value) return std::nullopt;
+  if (!it->second.value.IsScalar()) {
+    var_problem(host, var, "must be a single value", problems);
+    return std::nullopt;
+  }
+  return it->second.value.as<std::string>();
+}
+
+void unique_problems(Problems& problems, std::size_t from) {
+  std::vector<Problem> unique;
+  std::set<std::string> seen;
+  for (std::size_t i = from; i < problems.size(); ++i)
+    if (seen.insert(problems[i].str()).second) unique.push_back(problems[i]);
+  problems.resize(from);
+  problems.insert(problems.end(), unique.begin(), unique.end());
+}
+
+void Inventory::set_default(const std::string& name, const Var& var) {
+  for (auto& host : hosts_)
+    if (!host.vars.count(name)) set_var(host.vars, name, var);
+}
 
 std::string InventoryHost::var_string(const std::string& name, const std::string& fallback) const {
   auto it = vars.find(name);
@@ -170,13 +175,14 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return p == pattern.size();
 }
 
-Result<Inventory> Inventory::load(const std::string& path, Problems& problems) {
+Result<Inventory> Inventory::load(const std::string& path, Problems& problems, const Derive& derive) {
   auto text = read_yaml_file(path, "inventory", problems);
   if (!text) return text.error();
-  return parse(*text, path, problems);
+  return parse(*text, path, problems, derive);
 }
 
-Result<Inventory> Inventory::parse(const std::string& text, const std::string& file, Problems& problems) {
+Result<Inventory> Inventory::parse(const std::string& text, const std::string& file, Problems& problems,
+                                 const Derive& derive) {
   const std::size_t before = problems.size();
   auto invalid = [&] { return make_error(Errc::invalid_argument, "inventory '" + file + "' is invalid"); };
   auto loaded = load_yaml(text, file, problems);
@@ -226,7 +232,6 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
       if (std::find(group.hosts.begin(), group.hosts.end(), name) != group.hosts.end()) add(gname);
     host.groups.insert("all");
 
-    for (const auto& [k, v] : defaults()) set_var(host.vars, k, Var{YAML::Node(v), "(default)", 0, k});
     std::vector<const InventoryGroup*> ordered;
     for (const auto& g : host.groups) ordered.push_back(&inv.groups_.at(g));
     std::stable_sort(ordered.begin(), ordered.end(), [](const InventoryGroup* a, const InventoryGroup* b) {
@@ -241,30 +246,16 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
     host.address = host.var_string("ansible_host", name);
     host.address_given = host.vars.count("ansible_host") > 0;
     host.user = host.var_string("ansible_user");
-    host.port = to_int(host.var_string("ansible_port", "22")).value_or(22);
+    host.port = parse_port(host.var_string("ansible_port", "22")).value_or(22);
     host.private_key_file = host.var_string("ansible_ssh_private_key_file");
     std::istringstream args(host.var_string("ansible_ssh_common_args"));
     for (std::string a; args >> a;) host.ssh_common_args.push_back(a);
     inv.hosts_.push_back(std::move(host));
   }
 
-  // The registry addresses every docker host must trust, as a variable for playbooks.
-  if (inv.has_group("registry")) {
-    auto addresses = inv.registry_addresses();
-    YAML::Node list(YAML::NodeType::Sequence);
-    for (const auto& a : addresses) list.push_back(a);
-    for (auto& host : inv.hosts_)
-      if (!host.vars.count("registry_addresses"))
-        set_var(host.vars, "registry_addresses", Var{list, "(from group 'registry')", 0, "registry_addresses"});
-  }
-
+  if (derive) derive(inv, problems);
   // The same inherited variable is reported once, not once per host.
-  std::vector<Problem> unique;
-  std::set<std::string> seen;
-  for (std::size_t i = before; i < problems.size(); ++i)
-    if (seen.insert(problems[i].str()).second) unique.push_back(problems[i]);
-  problems.resize(before);
-  problems.insert(problems.end(), unique.begin(), unique.end());
+  unique_problems(problems, before);
   if (problems.size() > before) return invalid();
   return inv;
 }
@@ -279,13 +270,6 @@ std::vector<std::string> Inventory::group_hosts(const std::string& group) const 
   std::vector<std::string> out;
   for (const auto& h : hosts_)
     if (h.groups.count(group)) out.push_back(h.name);
-  return out;
-}
-
-std::vector<std::string> Inventory::registry_addresses() const {
-  std::vector<std::string> out;
-  for (const auto& h : hosts_)
-    if (h.groups.count("registry")) out.push_back(h.address + ":" + h.var_string("registry_port", "5000"));
   return out;
 }
 

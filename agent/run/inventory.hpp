@@ -7,6 +7,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -50,9 +51,14 @@ struct InventoryGroup {
 
 class Inventory {
  public:
+  // Variables a tool derives from the parsed inventory (defaults, lists), checking them;
+  // run before the result is judged, so its problems are listed with the parser's.
+  using Derive = std::function<void(Inventory&, Problems&)>;
+
   // Parses and validates; on failure every problem found is listed.
-  static Result<Inventory> load(const std::string& path, Problems& problems);
-  static Result<Inventory> parse(const std::string& text, const std::string& file, Problems& problems);
+  static Result<Inventory> load(const std::string& path, Problems& problems, const Derive& derive = {});
+  static Result<Inventory> parse(const std::string& text, const std::string& file, Problems& problems,
+                                 const Derive& derive = {});
 
   const std::vector<InventoryHost>& hosts() const { return hosts_; }
   const InventoryHost* host(const std::string& name) const;
@@ -64,8 +70,9 @@ class Inventory {
   // ',', "!x" excludes and "&x" intersects. Returns names in inventory order.
   Result<std::vector<std::string>> match(const std::string& pattern) const;
 
-  // "address:port" of every host in group "registry".
-  std::vector<std::string> registry_addresses() const;
+  // Gives `name` = var to every host where no level of the inventory set it (the lowest
+  // precedence of all: defaults).
+  void set_default(const std::string& name, const Var& var);
 
   const std::string& file() const { return file_; }
 
@@ -74,6 +81,15 @@ class Inventory {
   std::map<std::string, InventoryGroup> groups_;
   std::vector<InventoryHost> hosts_;
 };
+
+// A variable's value as one string; a list or mapping is a problem named by where it was set.
+std::optional<std::string> scalar_var(const InventoryHost& host, const std::string& var, Problems& problems);
+// A problem with a host's variable, named by the file, line and key that set it.
+void var_problem(const InventoryHost& host, const std::string& var, const std::string& message, Problems& problems);
+// 1-65535, else nullopt.
+std::optional<int> parse_port(const std::string& text);
+// Drops repeats among problems[from..]: an inherited variable is reported once, not per host.
+void unique_problems(Problems& problems, std::size_t from);
 
 // Shell-like glob with '*' and '?'.
 bool glob_match(const std::string& pattern, const std::string& text);

@@ -1,5 +1,7 @@
 #include "agent/run/run_input.hpp"
 
+#include "agent/run/registry_vars.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -12,7 +14,7 @@ namespace rs::agent {
 RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
                         Problems& problems) {
   RunInput in;
-  auto inventory = Inventory::load(inventory_path, problems);
+  auto inventory = Inventory::load(inventory_path, problems, derive_registry_vars);
   auto playbook = Playbook::load(playbook_path, problems);
   if (inventory) in.inventory = std::make_unique<Inventory>(std::move(*inventory));
   if (playbook) in.playbook = std::make_unique<Playbook>(std::move(*playbook));

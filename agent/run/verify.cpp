@@ -4,6 +4,7 @@
 #include "agent/modules/docker_info.hpp"
 #include "agent/run/apply.hpp"
 #include "agent/run/facts.hpp"
+#include "agent/run/registry_vars.hpp"
 #include "agent/run/run_input.hpp"
 #include "agent/run/runner.hpp"
 
@@ -102,7 +103,7 @@ std::vector<Fact> plan_facts(const HostPlan& plan, const Inventory& inventory, c
     std::vector<Repairer> by = {{me, "docker_insecure_registry"}};
     bool own = false;
     for (const auto& h : inventory.hosts())
-      if (h.groups.count("registry") && h.address + ":" + h.var_string("registry_port", "5000") == r) {
+      if (h.groups.count(kRegistryGroup) && registry_address(h) == r) {
         by.push_back({h.name, "registry_service"});
         own = own || h.name == me;
       }

@@ -1,5 +1,7 @@
 #include "agent/run/inventory.hpp"
 
+#include "agent/run/registry_vars.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace rs::agent;
@@ -26,7 +28,7 @@ const char* kSeed = R"(all:
 
 TEST_CASE("inventory: the seed's two hosts, groups and connection variables") {
   Problems problems;
-  auto inv = Inventory::parse(kSeed, "inv.yml", problems);
+  auto inv = Inventory::parse(kSeed, "inv.yml", problems, derive_registry_vars);
   REQUIRE(inv.ok());
   REQUIRE(problems.empty());
   REQUIRE(inv->hosts().size() == 2);
@@ -40,7 +42,7 @@ TEST_CASE("inventory: the seed's two hosts, groups and connection variables") {
   CHECK(a->connection == Connection::ssh);
   CHECK(b->user == "admin");
   CHECK(b->port == 2222);
-  CHECK(inv->registry_addresses() == std::vector<std::string>{"192.168.1.11:5000"});
+  CHECK(registry_addresses(*inv) == std::vector<std::string>{"192.168.1.11:5000"});
   // Every host gets the registry list as a variable for playbooks.
   REQUIRE(b->vars.count("registry_addresses"));
   CHECK(b->vars.at("registry_addresses").value.size() == 1);
@@ -64,7 +66,7 @@ TEST_CASE("inventory: precedence all < parent group < child group < host") {
         h3:
 )";
   Problems problems;
-  auto inv = Inventory::parse(text, "inv.yml", problems);
+  auto inv = Inventory::parse(text, "inv.yml", problems, derive_registry_vars);
   REQUIRE(inv.ok());
   CHECK(inv->host("h1")->var_string("level") == "child");
   CHECK(inv->host("h1")->var_string("parent_var") == "p");
@@ -91,7 +93,7 @@ TEST_CASE("inventory: every problem is listed with file, line and key") {
         host-b:
 )";
   Problems problems;
-  auto inv = Inventory::parse(text, "bad.yml", problems);
+  auto inv = Inventory::parse(text, "bad.yml", problems, derive_registry_vars);
   REQUIRE_FALSE(inv.ok());
   REQUIRE(problems.size() == 4);
   auto find = [&](const std::string& key) -> const Problem* {
@@ -118,7 +120,7 @@ TEST_CASE("inventory: every problem is listed with file, line and key") {
 
 TEST_CASE("inventory: YAML syntax errors carry the line") {
   Problems problems;
-  auto inv = Inventory::parse("all:\n  hosts:\n    a: {x: [1, 2}\n", "broken.yml", problems);
+  auto inv = Inventory::parse("all:\n  hosts:\n    a: {x: [1, 2}\n", "broken.yml", problems, derive_registry_vars);
   REQUIRE_FALSE(inv.ok());
   REQUIRE(problems.size() == 1);
   CHECK(problems[0].line == 3);
@@ -127,7 +129,7 @@ TEST_CASE("inventory: YAML syntax errors carry the line") {
 
 TEST_CASE("inventory: host patterns") {
   Problems problems;
-  auto inv = Inventory::parse(kSeed, "inv.yml", problems);
+  auto inv = Inventory::parse(kSeed, "inv.yml", problems, derive_registry_vars);
   REQUIRE(inv.ok());
   CHECK(*inv->match("all") == std::vector<std::string>{"host-a", "host-b"});
   CHECK(*inv->match("registry") == std::vector<std::string>{"host-a"});
@@ -143,12 +145,32 @@ TEST_CASE("inventory: host patterns") {
 TEST_CASE("inventory: the shipped examples are valid") {
   for (const char* file : {"examples/two-host/inventory.yml", "examples/local/inventory.yml"}) {
     Problems problems;
-    auto inv = Inventory::load(std::string(RS_SOURCE_DIR) + "/" + file, problems);
+    auto inv = Inventory::load(std::string(RS_SOURCE_DIR) + "/" + file, problems, derive_registry_vars);
     INFO(file);
     REQUIRE(inv.ok());
-    CHECK_FALSE(inv->registry_addresses().empty());
+    CHECK_FALSE(registry_addresses(*inv).empty());
   }
   Problems problems;
-  auto local = Inventory::load(std::string(RS_SOURCE_DIR) + "/examples/local/inventory.yml", problems);
+  auto local = Inventory::load(std::string(RS_SOURCE_DIR) + "/examples/local/inventory.yml", problems, derive_registry_vars);
   CHECK(local->hosts().front().connection == Connection::local);
+}
+
+TEST_CASE("inventory: the parser alone is Ansible's; the registry's variables are derived on request") {
+  Problems problems;
+  auto plain = Inventory::parse(kSeed, "inv.yml", problems);
+  REQUIRE(plain.ok());
+  const auto* b = plain->host("host-b");
+  REQUIRE(b);
+  CHECK_FALSE(b->vars.count("registry_addresses"));
+  CHECK_FALSE(b->vars.count("registry_root"));
+  // A host that sets a variable keeps it; the others get the default.
+  auto derived = Inventory::parse(
+      "all:\n  children:\n    registry:\n      hosts:\n        r1: {ansible_host: 10.0.0.1, registry_port: 5001}\n"
+      "    clients:\n      hosts:\n        c1: {registry_addresses: [other:1]}\n        c2: {}\n",
+      "inv.yml", problems, derive_registry_vars);
+  REQUIRE(derived.ok());
+  CHECK(registry_addresses(*derived) == std::vector<std::string>{"10.0.0.1:5001"});
+  CHECK(derived->host("c1")->vars.at("registry_addresses").value[0].as<std::string>() == "other:1");
+  CHECK(derived->host("c2")->vars.at("registry_addresses").value[0].as<std::string>() == "10.0.0.1:5001");
+  CHECK(derived->host("c2")->var_string("registry_port") == "5000");
 }

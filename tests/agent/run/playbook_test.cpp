@@ -1,5 +1,7 @@
 #include "agent/run/playbook.hpp"
 
+#include "agent/run/registry_vars.hpp"
+
 #include <catch2/catch.hpp>
 
 using namespace rs::agent;
@@ -12,7 +14,7 @@ Inventory seed_inventory() {
   children:
     registry: {hosts: {host-a: {ansible_host: 10.77.0.11}}}
     clients: {hosts: {host-b: {ansible_host: 10.77.0.12, insecure_registry_method: daemon-json}}}
-)", "inv.yml", problems);
+)", "inv.yml", problems, derive_registry_vars);
   REQUIRE(inv.ok());
   return std::move(*inv);
 }
