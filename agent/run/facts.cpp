@@ -65,61 +65,101 @@ Fact registry_reach_fact(const std::string& registry, std::vector<Repairer> repa
               std::move(repaired_by), [registry](HostContext& h) { return get_v2_from(h, registry); }};
 }
 
+namespace {
+
+// A tag of its own per host and run: "host-a-3f9c01d2".
+std::string probe_tag(const std::string& host) {
+  std::string tag;
+  for (char c : host) tag += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
+  return tag.substr(0, 60) + "-" + random_hex(8);
+}
+
+std::string probe_manifest_url(const std::string& registry, const std::string& digest) {
+  return "http://" + registry + "/v2/" + kProbeRepository + "/manifests/" + digest;
+}
+
+// One step of the probe: its output when it worked, else why not (the tool's own last line;
+// docker push and pull say it on either stream).
+struct Step {
+  bool ok = false;
+  std::string out;
+  std::string why;
+};
+
+Result<Step> run_step(HostContext& h, const std::vector<std::string>& argv, const std::string& input = {},
+                      bool why_on_both_streams = false) {
+  auto r = run_tool(h, argv, 120s, input);
+  if (!r) return r.error();
+  if (r->exit_code == 0) return Step{true, r->out, ""};
+  return Step{false, r->out, last_line(why_on_both_streams ? r->err + "\n" + r->out : r->err)};
+}
+
+// Leaves nothing behind after a failed step: the local image, and the manifest once pushed.
+void clean_up_probe(HostContext& h, const std::string& registry, const std::string& ref,
+                    const std::optional<std::string>& pushed_digest) {
+  (void)h.commands().run({"docker", "rmi", "-f", ref}, {}, 30s);
+  if (pushed_digest)
+    (void)h.commands().run(
+        {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-X", "DELETE", probe_manifest_url(registry, *pushed_digest)},
+        {}, 30s);
+}
+
+std::string seconds_since(std::chrono::steady_clock::time_point start) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+  char secs[32];
+  std::snprintf(secs, sizeof secs, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
+  return secs;
+}
+
+// import a one-file image, push, remove, pull, compare digests, delete the manifest, remove.
+Result<Observation> probe_push_pull(HostContext& h, const std::string& registry, const std::string& host) {
+  const std::string tag = probe_tag(host);
+  const std::string ref = registry + "/" + kProbeRepository + ":" + tag;
+  const auto start = std::chrono::steady_clock::now();
+  std::optional<std::string> pushed_digest;
+  auto failed = [&](const std::string& step, const std::string& why) {
+    clean_up_probe(h, registry, ref, pushed_digest);
+    return Observation{false, "failed at " + step, step + " " + ref + ": " + why};
+  };
+
+  auto tar = single_file_tar("registry-setup-verify", "registry-setup verify probe " + tag + "\n");
+  auto imported = run_step(h, {"docker", "import", "-", ref}, tar);
+  if (!imported) return imported.error();
+  if (!imported->ok) return failed("docker import", imported->why);
+  auto pushed = run_step(h, {"docker", "push", ref}, {}, true);
+  if (!pushed) return pushed.error();
+  if (!pushed->ok) return failed("docker push", pushed->why);
+  pushed_digest = output_digest(pushed->out);
+  if (!pushed_digest) return failed("docker push", "no digest in its output: " + last_line(pushed->out));
+  // Gone locally, so the pull really transfers it.
+  auto removed = run_step(h, {"docker", "rmi", ref});
+  if (!removed) return removed.error();
+  if (!removed->ok) return failed("docker rmi", removed->why);
+  auto pulled = run_step(h, {"docker", "pull", ref}, {}, true);
+  if (!pulled) return pulled.error();
+  if (!pulled->ok) return failed("docker pull", pulled->why);
+  auto pulled_digest = output_digest(pulled->out);
+  if (pulled_digest != pushed_digest)
+    return failed("digest comparison", "pushed " + *pushed_digest + ", pulled " + pulled_digest.value_or("none"));
+
+  auto deleted = run_tool(h, {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
+                              probe_manifest_url(registry, *pushed_digest)},
+                          30s);
+  if (!deleted) return deleted.error();
+  if (deleted->exit_code != 0 || deleted->out != "202")
+    return failed("DELETE manifest",
+                  deleted->exit_code != 0 ? last_line(deleted->err) : "answered " + deleted->out + ", not 202");
+  auto cleaned = run_step(h, {"docker", "rmi", ref});
+  if (!cleaned) return cleaned.error();
+  if (!cleaned->ok) return failed("docker rmi", cleaned->why);
+  return Observation{true, pushed_digest->substr(0, 19) + "... back, deleted (" + seconds_since(start) + ")", ""};
+}
+
+}  // namespace
+
 Fact push_pull_fact(const std::string& registry, const std::string& host, std::vector<Repairer> repaired_by) {
   return Fact{"push/pull/delete via " + registry, "same digest back, deleted", "", std::move(repaired_by),
-              [registry, host](HostContext& h) -> Result<Observation> {
-                std::string tag;
-                for (char c : host) tag += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
-                tag = tag.substr(0, 60) + "-" + random_hex(8);
-                const std::string ref = registry + "/" + kProbeRepository + ":" + tag;
-                auto start = std::chrono::steady_clock::now();
-                std::optional<std::string> pushed_digest;
-                // Leaves nothing behind: the local image, and the manifest once it was pushed.
-                auto failed = [&](const std::string& step, const std::string& why) {
-                  (void)h.commands().run({"docker", "rmi", "-f", ref}, {}, 30s);
-                  if (pushed_digest)
-                    (void)h.commands().run({"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-X", "DELETE",
-                                            "http://" + registry + "/v2/" + kProbeRepository + "/manifests/" + *pushed_digest},
-                                           {}, 30s);
-                  return Observation{false, "failed at " + step, step + " " + ref + ": " + why};
-                };
-                auto docker = [&](const std::vector<std::string>& argv, const std::string& input = {}) {
-                  return run_tool(h, argv, 120s, input);
-                };
-                auto tar = single_file_tar("registry-setup-verify", "registry-setup verify probe " + tag + "\n");
-                auto imported = docker({"docker", "import", "-", ref}, tar);
-                if (!imported) return imported.error();
-                if (imported->exit_code != 0) return failed("docker import", last_line(imported->err));
-                auto pushed = docker({"docker", "push", ref});
-                if (!pushed) return pushed.error();
-                if (pushed->exit_code != 0) return failed("docker push", last_line(pushed->err + "\n" + pushed->out));
-                pushed_digest = output_digest(pushed->out);
-                if (!pushed_digest) return failed("docker push", "no digest in its output: " + last_line(pushed->out));
-                // Gone locally, so the pull really transfers it.
-                auto removed = docker({"docker", "rmi", ref});
-                if (!removed) return removed.error();
-                if (removed->exit_code != 0) return failed("docker rmi", last_line(removed->err));
-                auto pulled = docker({"docker", "pull", ref});
-                if (!pulled) return pulled.error();
-                if (pulled->exit_code != 0) return failed("docker pull", last_line(pulled->err + "\n" + pulled->out));
-                auto pulled_digest = output_digest(pulled->out);
-                if (pulled_digest != pushed_digest)
-                  return failed("digest comparison", "pushed " + *pushed_digest + ", pulled " + pulled_digest.value_or("none"));
-                const std::string url = "http://" + registry + "/v2/" + kProbeRepository + "/manifests/" + *pushed_digest;
-                auto deleted = run_tool(h, {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X",
-                                          "DELETE", url}, 30s);
-                if (!deleted) return deleted.error();
-                if (deleted->exit_code != 0 || deleted->out != "202")
-                  return failed("DELETE manifest", deleted->exit_code != 0 ? last_line(deleted->err)
-                                                                           : "answered " + deleted->out + ", not 202");
-                auto cleaned = docker({"docker", "rmi", ref});
-                if (!cleaned) return cleaned.error();
-                if (cleaned->exit_code != 0) return failed("docker rmi", last_line(cleaned->err));
-                auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
-                char secs[32];
-                std::snprintf(secs, sizeof secs, "%.1f s", static_cast<double>(ms.count()) / 1000.0);
-                return Observation{true, pushed_digest->substr(0, 19) + "... back, deleted (" + secs + ")", ""};
-              }};
+              [registry, host](HostContext& h) { return probe_push_pull(h, registry, host); }};
 }
 
 }  // namespace rs::agent
