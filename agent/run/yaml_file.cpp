@@ -1,5 +1,7 @@
 #include "agent/run/yaml_file.hpp"
 
+#include "core/yaml_tree.hpp"
+
 #include <fstream>
 
 namespace rs::agent {
@@ -25,12 +27,18 @@ Result<std::string> read_yaml_file(const std::string& path, const std::string& w
 }
 
 std::optional<YAML::Node> load_yaml(const std::string& text, const std::string& file, Problems& problems) {
+  YAML::Node doc;
   try {
-    return YAML::Load(text);
+    doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     problems.push_back(Problem{file, line_of(e.mark), "", "not valid YAML: " + e.msg});
     return std::nullopt;
   }
+  // Keys that are lists, keys set twice: refused here, so no reader meets them.
+  auto found = check_yaml_tree(doc);
+  for (auto& p : found) problems.push_back(Problem{file, p.line, std::move(p.key), std::move(p.message)});
+  if (!found.empty()) return std::nullopt;
+  return doc;
 }
 
 }  // namespace rs::agent

@@ -174,3 +174,13 @@ TEST_CASE("inventory: the parser alone is Ansible's; the registry's variables ar
   CHECK(derived->host("c2")->vars.at("registry_addresses").value[0].as<std::string>() == "10.0.0.1:5001");
   CHECK(derived->host("c2")->var_string("registry_port") == "5000");
 }
+
+TEST_CASE("inventory: a key that is a list, or a key set twice, is a listed problem") {
+  Problems problems;
+  auto inv = Inventory::parse("all:\n  hosts:\n    ? [a]\n    : 1\n    b: {}\n  vars: {x: 1, x: 2}\n", "odd.yml", problems,
+                              derive_registry_vars);
+  REQUIRE_FALSE(inv.ok());
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].str() == "odd.yml:3: all.hosts: a key must be a plain value, not a list or mapping");
+  CHECK(problems[1].str() == "odd.yml:6: all.vars.x: set twice in one mapping (first at line 6)");
+}
