@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs, from Debian's repositories, exactly the packages this machine lacks.
-# Safe to run twice. Usage: scripts/install-deps.sh [build|test|lab|bench|all]...
+# Safe to run twice. Usage: scripts/install-deps.sh [build|test|lab|bench|fuzz|all]...
 set -euo pipefail
 
 build_pkgs=(g++ make cmake ninja-build pkg-config ccache
@@ -11,6 +11,8 @@ build_pkgs=(g++ make cmake ninja-build pkg-config ccache
 test_pkgs=(curl skopeo docker-registry iproute2 openssh-client systemd util-linux python3)
 lab_pkgs=(debootstrap systemd-container iproute2 openssh-client util-linux)
 bench_pkgs=(nginx-light apache2-utils wrk docker-registry curl)
+# libFuzzer and the sanitizers' runtimes come with clang (scripts/fuzz.sh).
+fuzz_pkgs=(clang-16 libfuzzer-16-dev ninja-build cmake)
 
 want=()
 [ $# -eq 0 ] && set -- build
@@ -20,8 +22,9 @@ for set in "$@"; do
     test)  want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
     lab)   want+=("${lab_pkgs[@]}") ;;
     bench) want+=("${bench_pkgs[@]}") ;;
-    all)   want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${lab_pkgs[@]}" "${bench_pkgs[@]}") ;;
-    *) echo "install-deps: unknown set '$set' (build|test|lab|bench|all)" >&2; exit 1 ;;
+    fuzz)  want+=("${fuzz_pkgs[@]}") ;;
+    all)   want+=("${build_pkgs[@]}" "${test_pkgs[@]}" "${lab_pkgs[@]}" "${bench_pkgs[@]}" "${fuzz_pkgs[@]}") ;;
+    *) echo "install-deps: unknown set '$set' (build|test|lab|bench|fuzz|all)" >&2; exit 1 ;;
   esac
 done
 

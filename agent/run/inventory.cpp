@@ -42,7 +42,8 @@ class Parser {
     if (!node.IsMap()) return problem(node, key, "a group must be a mapping with hosts, vars or children");
     for (auto it = node.begin(); it != node.end(); ++it) {
       auto k = it->first.as<std::string>();
-      const YAML::Node& v = it->second;
+      // A copy: it->second lives in a proxy that dies with this statement.
+      const YAML::Node v = it->second;
       std::string sub = key + "." + k;
       if (k == "vars") {
         parse_vars(v, sub, groups_[name].vars);
