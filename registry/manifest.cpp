@@ -22,6 +22,27 @@ std::string_view bare_type(std::string_view t) {
 
 Error invalid(const std::string& message) { return make_error(Errc::invalid_argument, message); }
 
+// Whether the JSON text nests arrays and objects at most `limit` deep (brackets inside
+// strings do not count). One pass, no recursion: what is refused is never parsed.
+bool nesting_within(std::string_view text, int limit) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\') ++i;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit) return false;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return true;
+}
+
 Result<Descriptor> parse_descriptor(const json& j, const std::string& where) {
   if (!j.is_object()) return invalid(where + " is not an object");
   Descriptor d;
@@ -86,11 +107,15 @@ std::string json_escape(std::string_view s) {
 }
 
 Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content_type) {
+  // Serializing a deep tree again (annotations) recursed once per level and overflowed the stack.
+  if (!nesting_within(bytes, kMaxManifestDepth))
+    return invalid("manifest nests arrays or objects deeper than " + std::to_string(kMaxManifestDepth) + " levels");
   json doc = json::parse(bytes.begin(), bytes.end(), nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return invalid("manifest is not valid JSON");
   if (!doc.is_object()) return invalid("manifest is not a JSON object");
+  // Compared as a JSON number: 4294967298 read as an int is 2.
   auto sv = doc.find("schemaVersion");
-  if (sv == doc.end() || !sv->is_number_integer() || sv->get<int>() != 2)
+  if (sv == doc.end() || !sv->is_number_integer() || *sv != 2)
     return invalid("schemaVersion must be 2 (schema 1 manifests are not supported)");
 
   Manifest m;
@@ -101,6 +126,9 @@ Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content
   }
   std::string_view declared = bare_type(content_type);
   if (is_manifest_type(declared) || is_index_type(declared)) {
+    // Docker's schema 2 requires the field (registry:2 refuses it missing); OCI's does not.
+    if (body_type.empty() && (declared == media::kDockerManifest || declared == media::kDockerManifestList))
+      return invalid("mediaType is missing; a Docker manifest must name '" + std::string(declared) + "' in its body");
     if (!body_type.empty() && body_type != declared)
       return invalid("mediaType '" + body_type + "' does not match Content-Type '" + std::string(declared) + "'");
     m.media_type = std::string(declared);
@@ -145,6 +173,7 @@ Result<Manifest> parse_manifest(std::string_view bytes, std::string_view content
 }
 
 std::string stored_media_type(std::string_view bytes) {
+  if (!nesting_within(bytes, kMaxManifestDepth)) return std::string(media::kOciManifest);
   json doc = json::parse(bytes.begin(), bytes.end(), nullptr, false);
   if (doc.is_object()) {
     if (auto mt = doc.find("mediaType"); mt != doc.end() && mt->is_string()) return mt->get<std::string>();

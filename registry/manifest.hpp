@@ -36,6 +36,10 @@ struct Manifest {
   std::string annotations_json;       // the "annotations" object as JSON, or empty
 };
 
+// How deep a manifest may nest arrays and objects (registry:2's decoder stops at 10000;
+// real manifests use 4). Deeper documents are refused before they are parsed.
+inline constexpr int kMaxManifestDepth = 64;
+
 // Validates pushed bytes. `content_type` is the request's Content-Type; when it names a
 // manifest type, a "mediaType" in the body must agree. Errc::invalid_argument on any
 // problem (MANIFEST_INVALID), with a message saying which.

@@ -91,3 +91,41 @@ TEST_CASE("referrers index") {
 TEST_CASE("json escaping") {
   CHECK(json_escape("a\"b\\c\n\x01") == "a\\\"b\\\\c\\n\\u0001");
 }
+
+TEST_CASE("a manifest nesting deeper than the limit is refused before it is parsed") {
+  // 65k nested arrays in the annotations crashed the server when they were serialized again.
+  std::string deep = std::string(65'000, '[') + std::string(65'000, ']');
+  auto m = parse_manifest(oci_manifest(R"(,"annotations":{"k":)" + deep + "}"), media::kOciManifest);
+  REQUIRE_FALSE(m.ok());
+  CHECK(m.error().code == rs::Errc::invalid_argument);
+  CHECK_THAT(m.error().message, Catch::Contains("deeper than 64"));
+  // Brackets inside strings are text, not nesting.
+  auto text = parse_manifest(oci_manifest(R"(,"annotations":{"k":")" + std::string(1000, '[') + R"("})"),
+                             media::kOciManifest);
+  CHECK(text.ok());
+  // Right at the limit is fine.
+  std::string at_limit = std::string(kMaxManifestDepth - 2, '[') + std::string(kMaxManifestDepth - 2, ']');
+  CHECK(parse_manifest(oci_manifest(R"(,"annotations":{"k":)" + at_limit + "}"), media::kOciManifest).ok());
+  CHECK(stored_media_type(deep) == media::kOciManifest);
+}
+
+TEST_CASE("schemaVersion is compared as the number it is") {
+  auto body = oci_manifest();
+  body.replace(body.find("\"schemaVersion\":2"), 17, "\"schemaVersion\":4294967298");
+  auto m = parse_manifest(body, media::kOciManifest);
+  REQUIRE_FALSE(m.ok());
+  CHECK_THAT(m.error().message, Catch::Contains("schemaVersion must be 2"));
+}
+
+TEST_CASE("a Docker manifest must name its media type in the body, an OCI one need not") {
+  auto body = oci_manifest();
+  const std::string field = R"("mediaType":"application/vnd.oci.image.manifest.v1+json",)";
+  body.erase(body.find(field), field.size());
+  REQUIRE(body.find("image.manifest") == std::string::npos);
+  auto docker = parse_manifest(body, media::kDockerManifest);
+  REQUIRE_FALSE(docker.ok());
+  CHECK_THAT(docker.error().message, Catch::Contains("mediaType is missing"));
+  auto oci = parse_manifest(body, media::kOciManifest);
+  REQUIRE(oci.ok());
+  CHECK(oci->media_type == media::kOciManifest);
+}
