@@ -11,10 +11,14 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-bool parse_u64(std::string_view s, std::uint64_t& out) {
-  if (s.empty()) return false;
+// Digits only. With `saturate`, a number too large for 64 bits is the largest one (a Range
+// position is still valid by RFC 9110's grammar: past the end, so unsatisfiable).
+bool parse_u64(std::string_view s, std::uint64_t& out, bool saturate = false) {
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string_view::npos) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
+  if (ec == std::errc::result_out_of_range && saturate) out = UINT64_MAX;
+  else if (ec != std::errc()) return false;
+  return true;
 }
 
 }  // namespace
@@ -30,16 +34,16 @@ RangeResult resolve_range(std::string_view header, std::uint64_t size) {
   std::uint64_t first = 0, last = 0;
   if (a.empty()) {
     // Suffix range: the last n bytes.
-    if (!parse_u64(b, last) || last == 0) return {RangeStatus::unsatisfiable, {}};
+    if (!parse_u64(b, last, true) || last == 0) return {RangeStatus::unsatisfiable, {}};
     if (size == 0) return {RangeStatus::unsatisfiable, {}};
     std::uint64_t n = last < size ? last : size;
     return {RangeStatus::ok, {size - n, size - 1}};
   }
-  if (!parse_u64(a, first)) return {};
+  if (!parse_u64(a, first, true)) return {};
   if (b.empty()) {
     last = size ? size - 1 : 0;
   } else {
-    if (!parse_u64(b, last) || last < first) return {};
+    if (!parse_u64(b, last, true) || last < first) return {};
     if (last >= size) last = size ? size - 1 : 0;
   }
   if (first >= size) return {RangeStatus::unsatisfiable, {}};

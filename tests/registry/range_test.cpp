@@ -34,6 +34,21 @@ TEST_CASE("unsatisfiable and ignored ranges") {
   CHECK(resolve_range("bytes=x-1", 100).status == RangeStatus::none);
 }
 
+TEST_CASE("positions beyond 64 bits are past the end, not malformed (RFC 9110 14.2)") {
+  CHECK(resolve_range("bytes=99999999999999999999-", 100).status == RangeStatus::unsatisfiable);
+  auto huge_last = resolve_range("bytes=10-99999999999999999999", 100);
+  REQUIRE(huge_last.status == RangeStatus::ok);
+  CHECK(huge_last.range.last == 99);
+  auto huge_suffix = resolve_range("bytes=-99999999999999999999", 100);
+  REQUIRE(huge_suffix.status == RangeStatus::ok);
+  CHECK(huge_suffix.range.first == 0);
+  // Not digits at all: ignored, the whole body is served.
+  CHECK(resolve_range("bytes=+5-", 100).status == RangeStatus::none);
+  CHECK(resolve_range("bytes=5x-", 100).status == RangeStatus::none);
+  // An upload's Content-Range must be exact.
+  CHECK_FALSE(parse_content_range("0-99999999999999999999"));
+}
+
 TEST_CASE("upload Content-Range") {
   auto r = parse_content_range("0-1023");
   REQUIRE(r);
