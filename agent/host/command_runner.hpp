@@ -2,6 +2,7 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "core/shell_quote.hpp"  // shell_quote, shell_join: for messages and the remote shell
 
 #include <chrono>
 #include <string>
@@ -26,9 +27,5 @@ class CommandRunner {
   virtual Result<CommandResult> run(const std::vector<std::string>& argv, const std::string& input = {},
                                     std::chrono::milliseconds timeout = kDefaultCommandTimeout) = 0;
 };
-
-// "cmd 'a b'": for messages and for the remote shell ssh hands its command to.
-std::string shell_quote(const std::string& word);
-std::string shell_join(const std::vector<std::string>& argv);
 
 }  // namespace rs::agent

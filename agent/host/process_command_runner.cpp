@@ -31,26 +31,6 @@ std::string find_program(const std::string& name) {
 
 }  // namespace
 
-std::string shell_quote(const std::string& word) {
-  if (!word.empty() && word.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%_+=:,./-") == std::string::npos)
-    return word;
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') out += "'\\''";
-    else out += c;
-  }
-  return out + "'";
-}
-
-std::string shell_join(const std::vector<std::string>& argv) {
-  std::string out;
-  for (const auto& a : argv) {
-    if (!out.empty()) out += ' ';
-    out += shell_quote(a);
-  }
-  return out;
-}
-
 Result<CommandResult> ProcessCommandRunner::run(const std::vector<std::string>& argv, const std::string& input,
                                                 std::chrono::milliseconds timeout) {
   if (argv.empty()) return make_error(Errc::invalid_argument, "run: empty command");
