@@ -1,5 +1,6 @@
 #include "lab/process.hpp"
 #include "lab/system.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -50,12 +51,12 @@ TEST_CASE("processes are recognised by PID and start time, and wait_for_exit see
   CHECK(process_matches(::getpid(), *own));
   CHECK_FALSE(process_matches(::getpid(), *own + 1));
   CHECK_FALSE(process_start_time(0));
-  auto log = std::string("/tmp/rs-lab-spawn-") + std::to_string(::getpid()) + ".log";
+  rs::testing::TempDir dir;
+  const std::string log = dir.str() + "/spawn.log";
   auto pid = spawn_detached({"sh", "-c", "echo $RS_LAB_TEST_VALUE"}, {{"RS_LAB_TEST_VALUE", "hello"}}, log);
   REQUIRE(pid.ok());
   CHECK(wait_for_exit({*pid}, 10s).empty());
   auto text = read_file(log, 1024);
   REQUIRE(text.ok());
   CHECK(*text == "hello\n");
-  ::unlink(log.c_str());
 }
