@@ -1,6 +1,7 @@
 // Runs a command as an argv vector (never a shell string) with a timeout.
 #pragma once
 
+#include "core/process.hpp"
 #include "core/result.hpp"
 #include "core/shell_quote.hpp"  // shell_quote, shell_join: for messages and the remote shell
 
@@ -10,11 +11,8 @@
 
 namespace rs::agent {
 
-struct CommandResult {
-  int exit_code = 0;
-  std::string out;
-  std::string err;
-};
+// exit_code, out, err: one result type for every runner, local or remote.
+using CommandResult = ProcessResult;
 
 inline constexpr std::chrono::milliseconds kDefaultCommandTimeout{60000};
 
