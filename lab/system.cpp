@@ -93,50 +93,6 @@ Result<std::string> read_file(const std::string& path, std::size_t limit) {
   return out;
 }
 
-Result<void> write_file_atomic(const std::string& path, const std::string& content, unsigned mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errno_error("create '" + tmp + "'", errno);
-  {
-    Fd guard(fd);
-    std::size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = write(fd, content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        unlink(tmp.c_str());
-        return errno_error("write '" + tmp + "'", err);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-      int err = errno;
-      unlink(tmp.c_str());
-      return errno_error("sync '" + tmp + "'", err);
-    }
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return errno_error("rename '" + tmp + "' to '" + path + "'", err);
-  }
-  return ok();
-}
-
-Result<void> make_dirs(const std::string& path, unsigned mode) {
-  std::string current;
-  std::stringstream parts(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') current = "";
-  while (std::getline(parts, part, '/')) {
-    if (part.empty()) continue;
-    current += "/" + part;
-    if (mkdir(current.c_str(), mode) != 0 && errno != EEXIST) return errno_error("mkdir '" + current + "'", errno);
-  }
-  return ok();
-}
-
 std::optional<unsigned long long> process_start_time(pid_t pid) {
   std::string comm;
   pid_t ppid = 0;
