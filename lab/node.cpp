@@ -1,11 +1,11 @@
 #include "lab/node.hpp"
 
+#include "core/fd.hpp"
 #include "lab/process.hpp"
 #include "lab/system.hpp"
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -24,36 +24,35 @@ class NotifySocket {
  public:
   static Result<NotifySocket> bind_at(const std::string& path) {
     NotifySocket s;
-    s.fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (s.fd_ < 0) return errno_error("socket", errno);
+    s.fd_.reset(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+    if (!s.fd_) return errno_error("socket", errno);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
     if (path.size() >= sizeof addr.sun_path) return make_error(Errc::invalid_argument, "socket path too long: " + path);
     std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", path.c_str());
     unlink(path.c_str());
-    if (bind(s.fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    if (bind(s.fd_.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
       return errno_error("bind '" + path + "'", errno);
     s.path_ = path;
     return s;
   }
   NotifySocket() = default;
-  NotifySocket(NotifySocket&& o) noexcept : fd_(o.fd_), path_(std::move(o.path_)) { o.fd_ = -1; }
+  NotifySocket(NotifySocket&& o) noexcept : fd_(std::move(o.fd_)), path_(std::exchange(o.path_, {})) {}
   NotifySocket& operator=(NotifySocket&& o) noexcept {
     std::swap(fd_, o.fd_);
     std::swap(path_, o.path_);
     return *this;
   }
   ~NotifySocket() {
-    if (fd_ >= 0) close(fd_);
     if (!path_.empty()) unlink(path_.c_str());
   }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
   // Reads pending messages; true once one said READY=1.
   bool drain_ready() {
     char buffer[4096];
     bool ready = false;
     for (;;) {
-      ssize_t n = recv(fd_, buffer, sizeof buffer - 1, 0);
+      ssize_t n = recv(fd_.get(), buffer, sizeof buffer - 1, 0);
       if (n <= 0) break;
       buffer[n] = 0;
       std::string message(buffer, static_cast<std::size_t>(n));
@@ -63,7 +62,7 @@ class NotifySocket {
   }
 
  private:
-  int fd_ = -1;
+  Fd fd_;
   std::string path_;
 };
 
@@ -166,7 +165,7 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
                         std::chrono::seconds boot_timeout, const std::function<void(const std::string&)>& progress,
                         const std::function<bool()>& interrupted) {
   std::vector<NotifySocket> sockets;
-  std::vector<int> pidfds;
+  std::vector<Fd> pidfds;
   for (const auto& node : plan.nodes) {
     auto sock = NotifySocket::bind_at(paths.node_dir(node.host) + "/notify.sock");
     if (!sock) return sock.error().with_context("node '" + node.host + "'");
@@ -179,16 +178,8 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
     ns->nspawn_start = process_start_time(*pid).value_or(0);
     if (auto r = write_state(paths, state); !r) return r;
     sockets.push_back(std::move(*sock));
-    pidfds.push_back(static_cast<int>(syscall(SYS_pidfd_open, *pid, 0)));
+    pidfds.push_back(open_pidfd(*pid));
   }
-  struct Closer {
-    std::vector<int>& fds;
-    ~Closer() {
-      for (int fd : fds)
-        if (fd >= 0) close(fd);
-    }
-  } closer{pidfds};
-
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + boot_timeout;
   std::vector<bool> ready(plan.nodes.size(), false);
@@ -197,7 +188,7 @@ Result<void> boot_nodes(const LabPlan& plan, LabState& state, const LabPaths& pa
     std::vector<pollfd> fds;
     for (std::size_t i = 0; i < plan.nodes.size(); ++i) {
       fds.push_back({ready[i] ? -1 : sockets[i].fd(), POLLIN, 0});
-      fds.push_back({ready[i] ? -1 : pidfds[i], POLLIN, 0});
+      fds.push_back({ready[i] ? -1 : pidfds[i].get(), POLLIN, 0});
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {

@@ -2,6 +2,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/digest.hpp"
+#include "core/fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -37,29 +38,24 @@ std::string LocalFiles::real_path(const std::string& path) const {
 
 Result<std::optional<std::string>> LocalFiles::read(const std::string& path) {
   auto real = real_path(path);
-  int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
     return errno_error("read '" + path + "'", errno);
   }
   std::string content;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return errno_error("read '" + path + "'", err);
+      return errno_error("read '" + path + "'", errno);
     }
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
-    if (content.size() > kMaxFileBytes) {
-      ::close(fd);
+    if (content.size() > kMaxFileBytes)
       return make_error(Errc::invalid_argument, "read '" + path + "': larger than the limit");
-    }
   }
-  ::close(fd);
   return std::optional<std::string>(std::move(content));
 }
 
@@ -72,15 +68,14 @@ Result<void> LocalFiles::write(const std::string& path, const std::string& conte
 }
 
 Result<void> LocalFiles::overwrite(const std::string& path, const std::string& content) {
-  int fd = ::open(real_path(path).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(real_path(path).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) {
     if (errno == EROFS || errno == EACCES || errno == EPERM)
       return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(errno) + ")");
     return errno_error("write '" + path + "'", errno);
   }
-  auto r = write_all(fd, content, path);
+  auto r = write_all(fd.get(), content, path);
   int err = errno;
-  ::close(fd);
   if (!r && (err == EROFS || err == EACCES || err == EPERM))
     return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(err) + ")");
   return r;
