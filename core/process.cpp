@@ -260,6 +260,8 @@ std::string describe(const std::vector<std::string>& argv) {
   return out;
 }
 
+std::string quoted_command(const std::vector<std::string>& argv) { return quoted(describe(argv)); }
+
 Child::Child(Child&& other) noexcept : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
 
 Child& Child::operator=(Child&& other) noexcept {
@@ -362,7 +364,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Ru
   Session session(std::move(*child), std::move(in->write_end), std::move(out->read_end), std::move(err->read_end),
                   options);
   if (!session.run(deadline))
-    return make_error(Errc::timeout, quoted(describe(argv)) + " did not finish within " + format_timeout(options.timeout));
+    return make_error(Errc::timeout, quoted_command(argv) + " did not finish within " + format_timeout(options.timeout));
   return session.result();
 }
 

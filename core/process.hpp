@@ -92,5 +92,7 @@ Result<ProcessResult> run_process(const std::vector<std::string>& argv, const Ru
 
 // Joins argv with spaces, for messages only (never executed).
 std::string describe(const std::vector<std::string>& argv);
+// The same in single quotes, as a message names its object: "'ip netns add x' exited with 1".
+std::string quoted_command(const std::vector<std::string>& argv);
 
 }  // namespace rs

@@ -13,16 +13,6 @@ namespace {
 
 constexpr std::size_t kOutputLimit = 1 << 20;
 
-// 'text', built by appending (g++ 12 -O3 warns falsely on "'" + std::string&&).
-std::string quote(const std::string& text) {
-  std::string out;
-  out.reserve(text.size() + 2);
-  out += '\'';
-  out += text;
-  out += '\'';
-  return out;
-}
-
 }  // namespace
 
 Result<CommandResult> run_command(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
@@ -42,7 +32,7 @@ Result<CommandResult> run_checked(const std::vector<std::string>& argv, std::chr
   if (r->exit_code != 0) {
     std::string err = r->err.empty() ? r->out : r->err;
     while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return make_error(Errc::io, quote(describe(argv)) + " exited with " + std::to_string(r->exit_code) +
+    return make_error(Errc::io, quoted_command(argv) + " exited with " + std::to_string(r->exit_code) +
                                     (err.empty() ? std::string() : ": " + err));
   }
   return r;
@@ -55,7 +45,7 @@ Result<int> run_attached(const std::vector<std::string>& argv, std::chrono::mill
   if (!child) return child.error();
   if (auto code = child->wait_for(timeout)) return *code;
   child->kill_and_wait();
-  return make_error(Errc::timeout, quote(describe(argv)) + " did not finish in time");
+  return make_error(Errc::timeout, quoted_command(argv) + " did not finish in time");
 }
 
 Result<pid_t> spawn_detached(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
