@@ -43,6 +43,14 @@ TEST_CASE("run_command collects output and exit codes, and enforces its timeout"
   auto slow = run_command({"sleep", "5"}, 200ms);
   REQUIRE_FALSE(slow.ok());
   CHECK(slow.error().code == rs::Errc::timeout);
+  auto attached = run_attached({"sh", "-c", "exit 4"}, 10s);
+  REQUIRE(attached.ok());
+  CHECK(*attached == 4);
+  auto start = std::chrono::steady_clock::now();
+  auto stuck = run_attached({"sleep", "5"}, 200ms);
+  REQUIRE_FALSE(stuck.ok());
+  CHECK(stuck.error().code == rs::Errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
 }
 
 TEST_CASE("processes are recognised by PID and start time, and wait_for_exit sees exits") {
