@@ -61,11 +61,6 @@ constexpr const char* kVerifyHelp =
     "exit codes: 0 all good, 1 usage or invalid input, 2 drift or a failed check,\n"
     "            4 a host was unreachable\n";
 
-int not_built(const char* name) {
-  std::fprintf(stderr, "registry-setup %s: not built yet in this version\n", name);
-  return 1;
-}
-
 }  // namespace
 
 void debug_log(const std::string& message) {
@@ -145,6 +140,5 @@ int verify_command(const std::vector<std::string>& argv) {
   TransportConnector connector;
   return run_verify(options, connector, std::cout, std::cerr);
 }
-int lab_command(const std::vector<std::string>&) { return not_built("lab"); }
 
 }  // namespace rs::agent

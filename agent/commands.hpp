@@ -8,6 +8,5 @@ namespace rs::agent {
 
 int apply_command(const std::vector<std::string>& args);
 int verify_command(const std::vector<std::string>& args);
-int lab_command(const std::vector<std::string>& args);
 
 }  // namespace rs::agent

@@ -1,5 +1,6 @@
 #include "lab/files.hpp"
 
+#include "core/shell_quote.hpp"
 #include "lab/process.hpp"
 #include "lab/system.hpp"
 
@@ -16,12 +17,8 @@ Result<void> write_text(const std::string& path, const std::string& content, uns
   return write_file_atomic(path, content, mode);
 }
 
-// Single-quoted for /bin/sh, for the wrapper scripts the lab writes.
-std::string sh_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
+// Single-quoted for /bin/sh, for the wrapper scripts and the env file the lab writes.
+std::string sh_quote(const std::string& s) { return shell_quote(s, Quoting::always); }
 
 std::string ssh_quote(const std::string& s) { return s.find(' ') == std::string::npos ? s : "\"" + s + "\""; }
 

@@ -123,6 +123,104 @@ Result<void> teardown(LabState& state, const LabPaths& paths, const Progress& pr
   return first_error;
 }
 
+// A lab of this name left nothing behind: no state, no namespace, no mount.
+Result<void> check_nothing_left(const LabPlan& plan, const LabPaths& paths) {
+  struct stat st {};
+  if (stat(paths.state().c_str(), &st) == 0)
+    return make_error(Errc::already_exists, "lab '" + plan.name + "' is already up (state in " + paths.dir +
+                                                "); 'registry-setup lab down --name " + plan.name + "' first");
+  for (const auto& ns : plan.all_netns())
+    if (netns_exists(ns))
+      return make_error(Errc::already_exists, "network namespace '" + ns + "' already exists (left by an "
+                                              "interrupted run?); 'registry-setup lab down --name " + plan.name +
+                                              "' removes it");
+  if (!mounts_under(paths.dir).empty())
+    return make_error(Errc::conflict, "something is still mounted under " + paths.dir);
+  return ok();
+}
+
+LabState starting_state(const LabPlan& plan, const UpOptions& options, const std::string& rootfs) {
+  LabState state;
+  state.name = plan.name;
+  state.phase = "starting";
+  state.inventory = options.inventory;
+  state.rootfs = rootfs;
+  state.switch_netns = plan.switch_netns;
+  state.controller_netns = plan.controller_netns;
+  state.controller_address = plan.controller_address;
+  state.created_at = static_cast<long long>(std::time(nullptr));
+  for (const auto& n : plan.nodes) state.nodes.push_back(NodeState{n.host, n.address, n.netns, 0, 0, 0, 0, false});
+  return state;
+}
+
+// The switch, the controller and a namespace per node, each recorded as soon as it exists.
+Result<void> make_network(const LabPlan& plan, const LabPaths& paths, LabState& state, const Progress& progress) {
+  std::string subnets;
+  for (const auto& x : plan.subnets) subnets += (subnets.empty() ? "" : ", ") + x;
+  progress("network: switch, controller " + plan.controller_address + ", " + std::to_string(plan.nodes.size()) +
+           " node namespace(s) on " + subnets);
+  auto record = [&](const std::string& ns) -> Result<void> {
+    state.netns.push_back(ns);
+    return write_state(paths, state);
+  };
+  if (auto r = create_network(plan, record); !r) return r.error().with_context("network");
+  return ok();
+}
+
+// The lab's own ssh key pair; returns the public key.
+Result<std::string> make_lab_key(const LabPlan& plan, const LabPaths& paths) {
+  auto keygen = run_checked({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "registry-setup-lab-" + plan.name,
+                             "-f", paths.key()},
+                            kCommandTimeout);
+  if (!keygen) return keygen.error();
+  return read_public_key(paths.key() + ".pub");
+}
+
+// Mounts each node's overlay (recorded before anything is written into it) and writes its
+// files; returns the nodes' public host keys in plan order.
+Result<std::vector<std::string>> prepare_nodes(const LabPlan& plan, const LabPaths& paths, const std::string& rootfs,
+                                               const std::string& lab_key, const std::string& docker_opts,
+                                               LabState& state) {
+  std::vector<std::string> host_keys;
+  for (const auto& node : plan.nodes) {
+    const std::string dir = paths.node_dir(node.host);
+    for (const char* sub : {"upper", "work", "root", "docker"})
+      if (auto r = make_dirs(dir + "/" + sub, 0755); !r) return r.error();
+    if (auto r = mount_overlay(rootfs, dir + "/upper", dir + "/work", dir + "/root"); !r) return r.error();
+    state.node(node.host)->mounted = true;
+    if (auto r = write_state(paths, state); !r) return r.error();
+    auto host_key = prepare_node_files(plan, node, paths, lab_key, docker_opts);
+    if (!host_key) return host_key.error().with_context("node '" + node.host + "'");
+    host_keys.push_back(*host_key);
+  }
+  return host_keys;
+}
+
+// Every step of `up` after the state exists, stopping at the first failure or interrupt.
+Result<void> bring_up(const LabPlan& plan, const UpOptions& options, const LabPaths& paths, const std::string& rootfs,
+                      LabState& state, const Progress& progress) {
+  if (auto r = make_network(plan, paths, state, progress); !r) return r;
+
+  if (auto r = check_interrupted(); !r) return r;
+  progress("keys: the lab's ssh key and a host key per node");
+  auto lab_key = make_lab_key(plan, paths);
+  if (!lab_key) return lab_key.error();
+
+  if (auto r = check_interrupted(); !r) return r;
+  progress("nodes: overlays on " + rootfs);
+  auto host_keys = prepare_nodes(plan, paths, rootfs, *lab_key, options.docker_opts, state);
+  if (!host_keys) return host_keys.error();
+  if (auto r = write_controller_files(plan, paths, *host_keys); !r) return r;
+
+  if (auto r = check_interrupted(); !r) return r;
+  progress("booting " + std::to_string(plan.nodes.size()) + " node(s): systemd, docker, sshd (systemd-nspawn)");
+  if (auto r = boot_nodes(plan, state, paths, options.boot_timeout, progress, [] { return g_interrupted != 0; }); !r)
+    return r;
+  if (auto r = check_interrupted(); !r) return r;
+  state.phase = "up";
+  return write_state(paths, state);
+}
+
 }  // namespace
 
 Result<void> preflight() {
@@ -176,83 +274,17 @@ Result<LabState> up(const LabPlan& plan, const UpOptions& options, const Progres
   const LabPaths paths = LabPaths::of(plan.name);
   auto rootfs = ensure_rootfs(progress);
   if (!rootfs) return rootfs.error();
-
-  struct stat st {};
-  if (stat(paths.state().c_str(), &st) == 0)
-    return make_error(Errc::already_exists, "lab '" + plan.name + "' is already up (state in " + paths.dir +
-                                                "); 'registry-setup lab down --name " + plan.name + "' first");
-  for (const auto& ns : plan.all_netns())
-    if (netns_exists(ns))
-      return make_error(Errc::already_exists, "network namespace '" + ns + "' already exists (left by an "
-                                              "interrupted run?); 'registry-setup lab down --name " + plan.name +
-                                              "' removes it");
-  if (!mounts_under(paths.dir).empty())
-    return make_error(Errc::conflict, "something is still mounted under " + paths.dir);
+  if (auto r = check_nothing_left(plan, paths); !r) return r.error();
   std::error_code ec;
   fs::remove_all(paths.dir, ec);  // leftovers of an interrupted run (nothing mounted, no state)
 
   for (const std::string& d : {paths.dir, paths.ssh_dir(), paths.bin_dir()})
     if (auto r = make_dirs(d, 0700); !r) return r.error();
-  LabState state;
-  state.name = plan.name;
-  state.phase = "starting";
-  state.inventory = options.inventory;
-  state.rootfs = *rootfs;
-  state.switch_netns = plan.switch_netns;
-  state.controller_netns = plan.controller_netns;
-  state.controller_address = plan.controller_address;
-  state.created_at = static_cast<long long>(std::time(nullptr));
-  for (const auto& n : plan.nodes) state.nodes.push_back(NodeState{n.host, n.address, n.netns, 0, 0, 0, 0, false});
+  LabState state = starting_state(plan, options, *rootfs);
   if (auto r = write_state(paths, state); !r) return r.error();
 
   InterruptScope interrupt_scope;
-  auto attempt = [&]() -> Result<void> {
-    progress("network: switch, controller " + plan.controller_address + ", " + std::to_string(plan.nodes.size()) +
-             " node namespace(s) on " + [&] {
-               std::string s;
-               for (const auto& x : plan.subnets) s += (s.empty() ? "" : ", ") + x;
-               return s;
-             }());
-    auto record = [&](const std::string& ns) -> Result<void> {
-      state.netns.push_back(ns);
-      return write_state(paths, state);
-    };
-    if (auto r = create_network(plan, record); !r) return r.error().with_context("network");
-
-    if (auto r = check_interrupted(); !r) return r;
-    progress("keys: the lab's ssh key and a host key per node");
-    auto keygen = run_checked({"ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "registry-setup-lab-" + plan.name,
-                               "-f", paths.key()},
-                              kCommandTimeout);
-    if (!keygen) return keygen.error();
-    auto lab_key = read_public_key(paths.key() + ".pub");
-    if (!lab_key) return lab_key.error();
-
-    if (auto r = check_interrupted(); !r) return r;
-    progress("nodes: overlays on " + *rootfs);
-    std::vector<std::string> host_keys;
-    for (const auto& node : plan.nodes) {
-      const std::string dir = paths.node_dir(node.host);
-      for (const char* sub : {"upper", "work", "root", "docker"})
-        if (auto r = make_dirs(dir + "/" + sub, 0755); !r) return r;
-      if (auto r = mount_overlay(*rootfs, dir + "/upper", dir + "/work", dir + "/root"); !r) return r;
-      state.node(node.host)->mounted = true;
-      if (auto r = write_state(paths, state); !r) return r;
-      auto host_key = prepare_node_files(plan, node, paths, *lab_key, options.docker_opts);
-      if (!host_key) return host_key.error().with_context("node '" + node.host + "'");
-      host_keys.push_back(*host_key);
-    }
-    if (auto r = write_controller_files(plan, paths, host_keys); !r) return r;
-
-    if (auto r = check_interrupted(); !r) return r;
-    progress("booting " + std::to_string(plan.nodes.size()) + " node(s): systemd, docker, sshd (systemd-nspawn)");
-    if (auto r = boot_nodes(plan, state, paths, options.boot_timeout, progress, [] { return g_interrupted != 0; }); !r) return r;
-    if (auto r = check_interrupted(); !r) return r;
-    state.phase = "up";
-    return write_state(paths, state);
-  };
-
-  if (auto r = attempt(); !r) {
+  if (auto r = bring_up(plan, options, paths, *rootfs, state, progress); !r) {
     progress("failed; removing what was made");
     teardown(state, paths, [&](const std::string& line) { progress("  " + line); }).ok();
     return r.error();

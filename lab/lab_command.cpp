@@ -4,6 +4,7 @@
 #include "agent/run/registry_vars.hpp"
 #include "agent/run/run_input.hpp"
 #include "core/args.hpp"
+#include "core/fd.hpp"
 #include "core/log.hpp"
 #include "lab/lab.hpp"
 #include "lab/plan.hpp"
@@ -288,10 +289,12 @@ int run_command_in_controller(const std::vector<std::string>& argv) {
   if (!state) return fail("run", state.error());
   if (geteuid() != 0) return fail("run", make_error(Errc::permission_denied, "the lab needs root"));
   const std::string netns_path = "/run/netns/" + state->controller_netns;
-  int fd = open(netns_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail("run", errno_error("open the controller's namespace '" + netns_path + "'", errno));
-  if (setns(fd, CLONE_NEWNET) != 0) return fail("run", errno_error("enter '" + state->controller_netns + "'", errno));
-  close(fd);
+  {
+    Fd fd(open(netns_path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return fail("run", errno_error("open the controller's namespace '" + netns_path + "'", errno));
+    if (setns(fd.get(), CLONE_NEWNET) != 0)
+      return fail("run", errno_error("enter '" + state->controller_netns + "'", errno));
+  }
   for (const auto& [k, v] : controller_env(*state)) setenv(k.c_str(), v.c_str(), 1);
   std::vector<char*> c_argv;
   for (auto& a : command) c_argv.push_back(a.data());

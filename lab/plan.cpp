@@ -13,6 +13,74 @@ std::uint32_t mask_of(int prefix_length) {
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
+// All problems in one error, one per line.
+Error invalid(const std::vector<std::string>& problems) {
+  std::string message;
+  for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p;
+  return make_error(Errc::invalid_argument, message);
+}
+
+// What is wrong with the lab as a whole (its name, the prefix length, no hosts).
+std::vector<std::string> lab_problems(const std::string& lab_name, const std::vector<LabHost>& hosts,
+                                      int prefix_length) {
+  std::vector<std::string> problems;
+  if (!valid_lab_name(lab_name))
+    problems.push_back("lab name '" + lab_name + "': use 1-16 of a-z, 0-9 and '-' (not first or last)");
+  if (prefix_length < 8 || prefix_length > 30)
+    problems.push_back("prefix length " + std::to_string(prefix_length) + ": use 8 to 30");
+  if (hosts.empty()) problems.push_back("no hosts: a lab needs at least one");
+  return problems;
+}
+
+// Checks one host against the rules and the hosts before it (`names`, `used`), adding
+// what is wrong to `problems`. Its address, or nullopt when it is not an IPv4 address.
+std::optional<std::uint32_t> check_host(const LabHost& h, int prefix_length, std::set<std::string>& names,
+                                        std::set<std::uint32_t>& used, std::vector<std::string>& problems) {
+  const std::string who = "host '" + h.name + "'";
+  if (!valid_host_name(h.name)) problems.push_back(who + ": a lab host name uses letters, digits, '-' and '.' (at most 40)");
+  if (!names.insert(h.name).second) problems.push_back(who + ": listed twice");
+  auto a = parse_ipv4(h.address);
+  if (!a) {
+    problems.push_back(who + ": '" + h.address + "' is not an IPv4 address");
+    return std::nullopt;
+  }
+  std::uint32_t first = *a >> 24;
+  if (first == 0 || first == 127 || first >= 224)
+    problems.push_back(who + ": " + h.address + " is not a unicast host address (loopback, zero, multicast)");
+  const std::uint32_t mask = mask_of(prefix_length);
+  std::uint32_t host_bits = *a & ~mask;
+  if (host_bits == 0 || host_bits == (~mask))
+    problems.push_back(who + ": " + h.address + " is the network or broadcast address of " +
+                       subnet_of(*a, prefix_length));
+  if (!used.insert(*a).second) problems.push_back(who + ": address " + h.address + " is used twice");
+  return a;
+}
+
+// The node of the index-th host: its namespace and its port on the switch (routes come later).
+NodePlan node_plan(const std::string& prefix, const std::string& host, std::uint32_t address, int prefix_length,
+                   std::size_t index) {
+  NodePlan node;
+  node.host = host;
+  node.address = format_ipv4(address);
+  node.cidr = node.address + "/" + std::to_string(prefix_length);
+  // Appended, not `prefix + "." + host`: g++ 12 -O3 warns falsely on that (GCC bug 105329).
+  node.netns = prefix;
+  node.netns += '.';
+  node.netns += host;
+  node.switch_port = "n";
+  node.switch_port += std::to_string(index);
+  return node;
+}
+
+// The controller takes the highest free host address of the subnet at `base`.
+std::optional<std::uint32_t> controller_address(std::uint32_t base, std::uint32_t mask,
+                                                const std::set<std::uint32_t>& used) {
+  std::uint32_t broadcast = base | ~mask;
+  for (std::uint32_t a = broadcast - 1; a > base; --a)
+    if (!used.count(a)) return a;
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<std::uint32_t> parse_ipv4(const std::string& text) {
@@ -79,17 +147,7 @@ std::vector<LabHost> lab_hosts(const agent::Inventory& inventory) {
 }
 
 Result<LabPlan> make_plan(const std::string& lab_name, const std::vector<LabHost>& hosts, int prefix_length) {
-  std::vector<std::string> problems;
-  if (!valid_lab_name(lab_name))
-    problems.push_back("lab name '" + lab_name + "': use 1-16 of a-z, 0-9 and '-' (not first or last)");
-  if (prefix_length < 8 || prefix_length > 30)
-    problems.push_back("prefix length " + std::to_string(prefix_length) + ": use 8 to 30");
-  if (hosts.empty()) problems.push_back("no hosts: a lab needs at least one");
-  if (!problems.empty()) {
-    std::string message;
-    for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p;
-    return make_error(Errc::invalid_argument, message);
-  }
+  if (auto problems = lab_problems(lab_name, hosts, prefix_length); !problems.empty()) return invalid(problems);
 
   LabPlan plan;
   plan.name = lab_name;
@@ -99,44 +157,18 @@ Result<LabPlan> make_plan(const std::string& lab_name, const std::vector<LabHost
   plan.controller_netns = prefix + "_controller";
   const std::uint32_t mask = mask_of(prefix_length);
 
+  std::vector<std::string> problems;
   std::set<std::string> names;
   std::set<std::uint32_t> used;
   std::vector<std::uint32_t> subnet_bases;
   for (std::size_t i = 0; i < hosts.size(); ++i) {
-    const auto& h = hosts[i];
-    const std::string who = "host '" + h.name + "'";
-    if (!valid_host_name(h.name)) problems.push_back(who + ": a lab host name uses letters, digits, '-' and '.' (at most 40)");
-    if (!names.insert(h.name).second) problems.push_back(who + ": listed twice");
-    auto a = parse_ipv4(h.address);
-    if (!a) {
-      problems.push_back(who + ": '" + h.address + "' is not an IPv4 address");
-      continue;
-    }
-    std::uint32_t first = *a >> 24;
-    if (first == 0 || first == 127 || first >= 224)
-      problems.push_back(who + ": " + h.address + " is not a unicast host address (loopback, zero, multicast)");
-    std::uint32_t host_bits = *a & ~mask;
-    if (host_bits == 0 || host_bits == (~mask))
-      problems.push_back(who + ": " + h.address + " is the network or broadcast address of " +
-                         subnet_of(*a, prefix_length));
-    if (!used.insert(*a).second) problems.push_back(who + ": address " + h.address + " is used twice");
-    std::uint32_t base = *a & mask;
+    auto address = check_host(hosts[i], prefix_length, names, used, problems);
+    if (!address) continue;
+    std::uint32_t base = *address & mask;
     if (std::find(subnet_bases.begin(), subnet_bases.end(), base) == subnet_bases.end()) subnet_bases.push_back(base);
-
-    NodePlan node;
-    node.host = h.name;
-    node.address = format_ipv4(*a);
-    node.cidr = node.address + "/" + std::to_string(prefix_length);
-    node.netns = prefix + "." + h.name;
-    node.switch_port = "n";
-    node.switch_port += std::to_string(i);
-    plan.nodes.push_back(std::move(node));
+    plan.nodes.push_back(node_plan(prefix, hosts[i].name, *address, prefix_length, i));
   }
-  if (!problems.empty()) {
-    std::string message;
-    for (const auto& p : problems) message += (message.empty() ? "" : "\n") + p;
-    return make_error(Errc::invalid_argument, message);
-  }
+  if (!problems.empty()) return invalid(problems);
 
   for (auto base : subnet_bases) plan.subnets.push_back(subnet_of(base, prefix_length));
   for (auto& node : plan.nodes) {
@@ -145,16 +177,7 @@ Result<LabPlan> make_plan(const std::string& lab_name, const std::vector<LabHost
       if (s != own) node.routes.push_back(s);
   }
 
-  // The controller takes the highest free host address of the first subnet.
-  std::uint32_t base = subnet_bases.front();
-  std::uint32_t broadcast = base | ~mask;
-  std::optional<std::uint32_t> controller;
-  for (std::uint32_t a = broadcast - 1; a > base; --a) {
-    if (!used.count(a)) {
-      controller = a;
-      break;
-    }
-  }
+  auto controller = controller_address(subnet_bases.front(), mask, used);
   if (!controller)
     return make_error(Errc::invalid_argument,
                       "subnet " + plan.subnets.front() + " has no free address left for the lab's controller");

@@ -1,7 +1,8 @@
-// Running programs as argv vectors (fork/exec, never a shell): bounded output, a timeout
-// on every wait, and detached daemons whose stdio goes to a log file.
+// The lab's commands on top of core/process.hpp: helper commands with the lab's limits and
+// messages, commands attached to the terminal, and detached daemons logging to a file.
 #pragma once
 
+#include "core/process.hpp"
 #include "core/result.hpp"
 
 #include <sys/types.h>
@@ -16,11 +17,7 @@ namespace rs::lab {
 // The bound on a helper command (ip, ssh-keygen, nsenter ... systemctl).
 constexpr std::chrono::milliseconds kCommandTimeout{30000};
 
-struct CommandResult {
-  int exit_code = -1;  // 128 + signal when killed by a signal
-  std::string out;
-  std::string err;
-};
+using CommandResult = ProcessResult;
 
 // Runs argv[0] (searched in PATH, /usr/sbin and /sbin) and collects stdout and stderr
 // (each capped at 1 MiB). Kills the child when the timeout expires and returns Errc::timeout.
@@ -43,11 +40,5 @@ Result<pid_t> spawn_detached(const std::vector<std::string>& argv,
 // Runs argv with this process's stdin, stdout and stderr and waits (killing it after the
 // timeout). Returns its exit code.
 Result<int> run_attached(const std::vector<std::string>& argv, std::chrono::milliseconds timeout);
-
-// The full path of a program (PATH, then /usr/sbin and /sbin), or empty when absent.
-std::string find_program(const std::string& name);
-
-// Joins argv for messages only (never executed).
-std::string describe(const std::vector<std::string>& argv);
 
 }  // namespace rs::lab

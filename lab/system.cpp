@@ -1,5 +1,8 @@
 #include "lab/system.hpp"
 
+#include "core/fd.hpp"
+#include "core/process.hpp"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -7,7 +10,6 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,16 +20,6 @@
 
 namespace rs::lab {
 namespace {
-
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 std::string unescape_octal(const std::string& s) {
   std::string out;
@@ -73,68 +65,23 @@ bool read_stat(pid_t pid, std::string& comm, pid_t& ppid, unsigned long long& st
 }  // namespace
 
 Result<std::string> read_file(const std::string& path, std::size_t limit) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     int err = errno;
     Error e = errno_error("read '" + path + "'", err);
     if (err == ENOENT) e.code = Errc::not_found;
     return e;
   }
-  Fd guard(fd);
   std::string out;
   char buffer[8192];
   while (out.size() < limit) {
-    ssize_t n = read(fd, buffer, std::min(sizeof buffer, limit - out.size()));
+    ssize_t n = read(fd.get(), buffer, std::min(sizeof buffer, limit - out.size()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return errno_error("read '" + path + "'", errno);
     if (n == 0) break;
     out.append(buffer, static_cast<std::size_t>(n));
   }
   return out;
-}
-
-Result<void> write_file_atomic(const std::string& path, const std::string& content, unsigned mode) {
-  std::string tmp = path + ".tmp." + std::to_string(getpid());
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return errno_error("create '" + tmp + "'", errno);
-  {
-    Fd guard(fd);
-    std::size_t done = 0;
-    while (done < content.size()) {
-      ssize_t n = write(fd, content.data() + done, content.size() - done);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        int err = errno;
-        unlink(tmp.c_str());
-        return errno_error("write '" + tmp + "'", err);
-      }
-      done += static_cast<std::size_t>(n);
-    }
-    if (fchmod(fd, mode) != 0 || fsync(fd) != 0) {
-      int err = errno;
-      unlink(tmp.c_str());
-      return errno_error("sync '" + tmp + "'", err);
-    }
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    int err = errno;
-    unlink(tmp.c_str());
-    return errno_error("rename '" + tmp + "' to '" + path + "'", err);
-  }
-  return ok();
-}
-
-Result<void> make_dirs(const std::string& path, unsigned mode) {
-  std::string current;
-  std::stringstream parts(path);
-  std::string part;
-  if (!path.empty() && path[0] == '/') current = "";
-  while (std::getline(parts, part, '/')) {
-    if (part.empty()) continue;
-    current += "/" + part;
-    if (mkdir(current.c_str(), mode) != 0 && errno != EEXIST) return errno_error("mkdir '" + current + "'", errno);
-  }
-  return ok();
 }
 
 std::optional<unsigned long long> process_start_time(pid_t pid) {
@@ -176,37 +123,33 @@ std::optional<pid_t> find_container_leader(pid_t parent) {
 }
 
 std::vector<pid_t> wait_for_exit(const std::vector<pid_t>& pids, std::chrono::milliseconds timeout) {
-  std::vector<pollfd> fds;
+  std::vector<Fd> exits;
   std::vector<pid_t> watched;
   for (pid_t pid : pids) {
-    int fd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
-    if (fd < 0) continue;  // already gone
-    fds.push_back({fd, POLLIN, 0});
+    Fd fd = open_pidfd(pid);
+    if (!fd) continue;  // already gone
+    exits.push_back(std::move(fd));
     watched.push_back(pid);
   }
   auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::size_t open_count = fds.size();
-  while (open_count > 0) {
+  for (;;) {
+    std::vector<pollfd> fds;
+    for (const auto& fd : exits)
+      if (fd) fds.push_back({fd.get(), POLLIN, 0});
+    if (fds.empty()) break;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     int n = poll(fds.data(), fds.size(), static_cast<int>(left.count()));
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
-    for (auto& f : fds) {
-      if (f.fd >= 0 && f.revents) {
-        close(f.fd);
-        f.fd = -1;
-        --open_count;
-      }
-    }
+    for (const auto& f : fds)
+      if (f.revents)
+        for (auto& fd : exits)
+          if (fd.get() == f.fd) fd.reset();
   }
   std::vector<pid_t> alive;
-  for (std::size_t i = 0; i < fds.size(); ++i) {
-    if (fds[i].fd >= 0) {
-      close(fds[i].fd);
-      alive.push_back(watched[i]);
-    }
-  }
+  for (std::size_t i = 0; i < exits.size(); ++i)
+    if (exits[i]) alive.push_back(watched[i]);
   return alive;
 }
 
@@ -258,18 +201,16 @@ Result<void> unmount(const std::string& target) {
 }
 
 Result<void> in_netns(const std::string& netns, const std::function<Result<void>()>& fn) {
-  int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-  if (self < 0) return errno_error("open own network namespace", errno);
-  Fd self_guard(self);
+  Fd self(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+  if (!self) return errno_error("open own network namespace", errno);
   std::string path = "/run/netns/" + netns;
-  int target = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (target < 0) return errno_error("open network namespace '" + path + "'", errno);
-  Fd target_guard(target);
-  if (setns(target, CLONE_NEWNET) != 0) return errno_error("enter network namespace '" + netns + "'", errno);
+  Fd target(open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!target) return errno_error("open network namespace '" + path + "'", errno);
+  if (setns(target.get(), CLONE_NEWNET) != 0) return errno_error("enter network namespace '" + netns + "'", errno);
   auto result = fn();
   // Coming back cannot fail for a namespace we were in; if it does, continuing would act
   // on the wrong network: stop.
-  if (setns(self, CLONE_NEWNET) != 0) std::abort();
+  if (setns(self.get(), CLONE_NEWNET) != 0) std::abort();
   return result;
 }
 

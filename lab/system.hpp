@@ -2,6 +2,7 @@
 // network namespaces, process exit. Each returns a Result; nothing here throws.
 #pragma once
 
+#include "core/atomic_file.hpp"
 #include "core/result.hpp"
 
 #include <sys/types.h>
@@ -16,9 +17,8 @@ namespace rs::lab {
 
 // Reads at most `limit` bytes; Errc::not_found when the file does not exist.
 Result<std::string> read_file(const std::string& path, std::size_t limit);
-// Temp file in the same directory, fsync, rename.
-Result<void> write_file_atomic(const std::string& path, const std::string& content, unsigned mode);
-Result<void> make_dirs(const std::string& path, unsigned mode = 0755);
+// Files are written with write_file_atomic and directories made with make_dirs
+// (core/atomic_file.hpp).
 
 // The start time (clock ticks since boot) of a process, or nullopt when it is gone.
 std::optional<unsigned long long> process_start_time(pid_t pid);

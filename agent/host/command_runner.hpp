@@ -1,7 +1,9 @@
 // Runs a command as an argv vector (never a shell string) with a timeout.
 #pragma once
 
+#include "core/process.hpp"
 #include "core/result.hpp"
+#include "core/shell_quote.hpp"  // shell_quote, shell_join: for messages and the remote shell
 
 #include <chrono>
 #include <string>
@@ -9,11 +11,8 @@
 
 namespace rs::agent {
 
-struct CommandResult {
-  int exit_code = 0;
-  std::string out;
-  std::string err;
-};
+// exit_code, out, err: one result type for every runner, local or remote.
+using CommandResult = ProcessResult;
 
 inline constexpr std::chrono::milliseconds kDefaultCommandTimeout{60000};
 
@@ -26,9 +25,5 @@ class CommandRunner {
   virtual Result<CommandResult> run(const std::vector<std::string>& argv, const std::string& input = {},
                                     std::chrono::milliseconds timeout = kDefaultCommandTimeout) = 0;
 };
-
-// "cmd 'a b'": for messages and for the remote shell ssh hands its command to.
-std::string shell_quote(const std::string& word);
-std::string shell_join(const std::vector<std::string>& argv);
 
 }  // namespace rs::agent

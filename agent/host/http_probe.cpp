@@ -1,5 +1,7 @@
 #include "agent/host/http_probe.hpp"
 
+#include "core/fd.hpp"
+
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
@@ -14,13 +16,6 @@ namespace rs::agent {
 namespace {
 
 constexpr std::size_t kMaxHeaderBytes = 16 * 1024;
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 int remaining_ms(std::chrono::steady_clock::time_point deadline) {
   auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -52,47 +47,46 @@ Result<void> probe_registry(const std::string& host, int port, std::chrono::mill
   std::string last_error = "no address";
   Fd sock;
   for (addrinfo* a = found; a; a = a->ai_next) {
-    Fd s;
-    s.fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol);
-    if (s.fd < 0) continue;
-    if (::connect(s.fd, a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
+    Fd s(::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, a->ai_protocol));
+    if (!s) continue;
+    if (::connect(s.get(), a->ai_addr, a->ai_addrlen) != 0 && errno != EINPROGRESS) {
       last_error = std::strerror(errno);
       continue;
     }
-    pollfd p{s.fd, POLLOUT, 0};
+    pollfd p{s.get(), POLLOUT, 0};
     if (::poll(&p, 1, remaining_ms(deadline)) <= 0) {
       last_error = "connect timed out";
       continue;
     }
     int err = 0;
     socklen_t len = sizeof err;
-    ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
       last_error = std::strerror(err);
       continue;
     }
-    std::swap(sock.fd, s.fd);
+    sock = std::move(s);
     break;
   }
   ::freeaddrinfo(found);
-  if (sock.fd < 0) return make_error(Errc::unavailable, what + ": " + last_error);
+  if (!sock) return make_error(Errc::unavailable, what + ": " + last_error);
 
   std::string request = "GET /v2/ HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                         "\r\nUser-Agent: registry-setup\r\nConnection: close\r\n\r\n";
   std::size_t sent = 0;
   while (sent < request.size()) {
-    pollfd p{sock.fd, POLLOUT, 0};
+    pollfd p{sock.get(), POLLOUT, 0};
     if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return make_error(Errc::timeout, what + ": send timed out");
-    ssize_t n = ::send(sock.fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    ssize_t n = ::send(sock.get(), request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
     if (n < 0 && errno != EAGAIN && errno != EINTR) return make_error(Errc::io, what + ": " + std::strerror(errno));
     if (n > 0) sent += static_cast<std::size_t>(n);
   }
   std::string response;
   while (response.find("\r\n\r\n") == std::string::npos && response.size() < kMaxHeaderBytes) {
-    pollfd p{sock.fd, POLLIN, 0};
+    pollfd p{sock.get(), POLLIN, 0};
     if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return make_error(Errc::timeout, what + ": no answer in time");
     char buf[4096];
-    ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
+    ssize_t n = ::recv(sock.get(), buf, sizeof buf, 0);
     if (n == 0) break;
     if (n < 0) {
       if (errno == EAGAIN || errno == EINTR) continue;

@@ -1,6 +1,8 @@
 #include "agent/host/local_files.hpp"
 
+#include "core/atomic_file.hpp"
 #include "core/digest.hpp"
+#include "core/fd.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,7 +12,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <random>
 
 namespace rs::agent {
 namespace {
@@ -37,75 +38,44 @@ std::string LocalFiles::real_path(const std::string& path) const {
 
 Result<std::optional<std::string>> LocalFiles::read(const std::string& path) {
   auto real = real_path(path);
-  int fd = ::open(real.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(real.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
     if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>();
     return errno_error("read '" + path + "'", errno);
   }
   std::string content;
   char buf[65536];
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof buf);
+    ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
-      int err = errno;
-      ::close(fd);
-      return errno_error("read '" + path + "'", err);
+      return errno_error("read '" + path + "'", errno);
     }
     if (n == 0) break;
     content.append(buf, static_cast<std::size_t>(n));
-    if (content.size() > kMaxFileBytes) {
-      ::close(fd);
+    if (content.size() > kMaxFileBytes)
       return make_error(Errc::invalid_argument, "read '" + path + "': larger than the limit");
-    }
   }
-  ::close(fd);
   return std::optional<std::string>(std::move(content));
 }
 
 Result<void> LocalFiles::write(const std::string& path, const std::string& content, unsigned mode) {
-  namespace fs = std::filesystem;
-  auto real = fs::path(real_path(path));
-  std::error_code ec;
-  fs::create_directories(real.parent_path(), ec);
-  if (ec) return make_error(Errc::io, "create '" + fs::path(path).parent_path().string() + "': " + ec.message());
-  std::random_device rd;
-  auto tmp = real.parent_path() / ("." + real.filename().string() + ".rs-" + std::to_string(rd()));
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-  if (fd < 0) return errno_error("write '" + path + "'", errno);
-  auto fail = [&](Error e) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return e;
-  };
-  if (auto r = write_all(fd, content, path); !r) return fail(r.error());
-  if (::fchmod(fd, mode) != 0) return fail(errno_error("chmod '" + path + "'", errno));
-  if (::fsync(fd) != 0) return fail(errno_error("fsync '" + path + "'", errno));
-  ::close(fd);
-  if (::rename(tmp.c_str(), real.c_str()) != 0) {
-    int err = errno;
-    ::unlink(tmp.c_str());
-    return errno_error("rename into '" + path + "'", err);
-  }
-  // The rename is durable only once the directory is synced.
-  int dfd = ::open(real.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return ok();
+  const std::string real = real_path(path);
+  // Missing parents as std::filesystem::create_directories makes them: 0777 less the umask.
+  if (auto slash = real.rfind('/'); slash != std::string::npos && slash > 0)
+    if (auto r = make_dirs(real.substr(0, slash), 0777); !r) return r.error().with_context("write '" + path + "'");
+  return write_file_atomic(real, content, mode, path);
 }
 
 Result<void> LocalFiles::overwrite(const std::string& path, const std::string& content) {
-  int fd = ::open(real_path(path).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
-  if (fd < 0) {
+  Fd fd(::open(real_path(path).c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC));
+  if (!fd) {
     if (errno == EROFS || errno == EACCES || errno == EPERM)
       return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(errno) + ")");
     return errno_error("write '" + path + "'", errno);
   }
-  auto r = write_all(fd, content, path);
+  auto r = write_all(fd.get(), content, path);
   int err = errno;
-  ::close(fd);
   if (!r && (err == EROFS || err == EACCES || err == EPERM))
     return make_error(Errc::permission_denied, "write '" + path + "': read-only here (" + std::strerror(err) + ")");
   return r;

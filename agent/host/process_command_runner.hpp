@@ -1,4 +1,4 @@
-// CommandRunner over Boost.Process v1; the Boost headers stay in the .cpp (compile time).
+// CommandRunner for this machine: the program started directly (core/process.hpp).
 #pragma once
 
 #include "agent/host/command_runner.hpp"

@@ -7,29 +7,16 @@
 #include "agent/modules/docker_insecure_registry_module.hpp"
 #include "agent/host/local_files.hpp"
 #include "agent/host/systemd.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
-#include <random>
 
 namespace rs::agent::test {
 
-// A fresh directory, removed with everything in it at the end of the scope.
-struct TempDir {
-  std::filesystem::path path;
-  TempDir() {
-    std::random_device rd;
-    path = std::filesystem::temp_directory_path() / ("rs-agent-test-" + std::to_string(rd()));
-    std::filesystem::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path, ec);
-  }
-  std::string str() const { return path.string(); }
-};
+using rs::testing::TempDir;
 
 inline void write_text(const std::filesystem::path& p, const std::string& text) {
   std::filesystem::create_directories(p.parent_path());

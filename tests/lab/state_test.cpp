@@ -1,5 +1,7 @@
 #include "lab/state.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -46,7 +48,8 @@ TEST_CASE("a damaged state is an error, not a crash") {
 }
 
 TEST_CASE("state files are written and read under RS_LAB_RUN_DIR") {
-  auto dir = std::filesystem::temp_directory_path() / ("rs-lab-state-test-" + std::to_string(::getpid()));
+  rs::testing::TempDir temp;
+  const auto& dir = temp.path;
   std::filesystem::create_directories(dir / "t");
   ::setenv("RS_LAB_RUN_DIR", dir.c_str(), 1);
   LabPaths paths = LabPaths::of("t");
@@ -65,5 +68,4 @@ TEST_CASE("state files are written and read under RS_LAB_RUN_DIR") {
   REQUIRE(back.ok());
   CHECK(back->phase == "starting");
   ::unsetenv("RS_LAB_RUN_DIR");
-  std::filesystem::remove_all(dir);
 }

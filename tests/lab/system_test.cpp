@@ -1,5 +1,6 @@
 #include "lab/process.hpp"
 #include "lab/system.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -42,6 +43,14 @@ TEST_CASE("run_command collects output and exit codes, and enforces its timeout"
   auto slow = run_command({"sleep", "5"}, 200ms);
   REQUIRE_FALSE(slow.ok());
   CHECK(slow.error().code == rs::Errc::timeout);
+  auto attached = run_attached({"sh", "-c", "exit 4"}, 10s);
+  REQUIRE(attached.ok());
+  CHECK(*attached == 4);
+  auto start = std::chrono::steady_clock::now();
+  auto stuck = run_attached({"sleep", "5"}, 200ms);
+  REQUIRE_FALSE(stuck.ok());
+  CHECK(stuck.error().code == rs::Errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
 }
 
 TEST_CASE("processes are recognised by PID and start time, and wait_for_exit sees exits") {
@@ -50,12 +59,12 @@ TEST_CASE("processes are recognised by PID and start time, and wait_for_exit see
   CHECK(process_matches(::getpid(), *own));
   CHECK_FALSE(process_matches(::getpid(), *own + 1));
   CHECK_FALSE(process_start_time(0));
-  auto log = std::string("/tmp/rs-lab-spawn-") + std::to_string(::getpid()) + ".log";
+  rs::testing::TempDir dir;
+  const std::string log = dir.str() + "/spawn.log";
   auto pid = spawn_detached({"sh", "-c", "echo $RS_LAB_TEST_VALUE"}, {{"RS_LAB_TEST_VALUE", "hello"}}, log);
   REQUIRE(pid.ok());
   CHECK(wait_for_exit({*pid}, 10s).empty());
   auto text = read_file(log, 1024);
   REQUIRE(text.ok());
   CHECK(*text == "hello\n");
-  ::unlink(log.c_str());
 }
