@@ -1,12 +1,13 @@
 #include "agent/commands.hpp"
 
-#include "agent/run/apply.hpp"
 #include "agent/host/debug_log.hpp"
+#include "agent/run/apply.hpp"
 #include "agent/run/verify.hpp"
 #include "core/args.hpp"
 #include "core/log.hpp"
 
 #include <csignal>
+#include <optional>
 #include <cstdio>
 #include <iostream>
 
@@ -68,37 +69,73 @@ void debug_log(const std::string& message) {
   if (auto log = spdlog::get("agent")) log->debug("{}", message);
 }
 
-int apply_command(const std::vector<std::string>& argv) {
-  ArgSpec spec{{"--check", "--diff", "--json", "-v", "-h", "--help"}, {"--playbook", "--limit", "--forks"}};
+namespace {
+
+// What apply and verify share on their command lines.
+struct CommonArgs {
+  Args args;
+  std::string inventory;
+  std::string playbook;
+  std::string limit;
+  int forks = 5;
+  int verbosity = 0;
+};
+
+// Parses `registry-setup NAME ... INVENTORY`; nullopt after printing help or the usage error,
+// with the exit code in `exit_code`.
+std::optional<CommonArgs> parse_common(const char* name, const std::vector<std::string>& argv, ArgSpec spec,
+                                       const char* help, int& exit_code) {
+  spec.flags.insert({"-v", "-h", "--help"});
+  spec.options.insert({"--playbook", "--limit", "--forks"});
   auto args = parse_args(argv, spec);
+  exit_code = kExitUsage;
   if (!args) {
-    std::fprintf(stderr, "registry-setup apply: %s (see 'registry-setup apply --help')\n", args.error().message.c_str());
-    return kExitUsage;
+    std::fprintf(stderr, "registry-setup %s: %s (see 'registry-setup %s --help')\n", name, args.error().message.c_str(),
+                 name);
+    return std::nullopt;
   }
   if (args->has("-h") || args->has("--help")) {
-    std::fputs(kApplyHelp, stdout);
-    return kExitOk;
+    std::fputs(help, stdout);
+    exit_code = kExitOk;
+    return std::nullopt;
   }
-  if (args->positionals.size() != 1) {
-    std::fprintf(stderr, "registry-setup apply: needs exactly one INVENTORY file (see 'registry-setup apply --help')\n");
-    return kExitUsage;
+  if (args->positionals.size() != 1 || !args->rest.empty()) {
+    std::fprintf(stderr, "registry-setup %s: needs exactly one INVENTORY file (see 'registry-setup %s --help')\n", name,
+                 name);
+    return std::nullopt;
   }
-  ApplyOptions options;
-  options.inventory = args->positionals[0];
-  options.playbook = args->get("--playbook").value_or(default_playbook_path());
-  options.check = args->has("--check");
-  options.diff = args->has("--diff");
-  options.json = args->has("--json");
-  options.limit = args->get("--limit").value_or("");
-  options.verbosity = args->count("-v");
+  CommonArgs c;
+  c.inventory = args->positionals[0];
+  c.playbook = args->get("--playbook").value_or(default_playbook_path());
+  c.limit = args->get("--limit").value_or("");
+  c.verbosity = args->count("-v");
   if (auto forks = args->get("--forks")) {
     auto n = parse_positive_int("--forks", *forks);
     if (!n) {
-      std::fprintf(stderr, "registry-setup apply: %s\n", n.error().message.c_str());
-      return kExitUsage;
+      std::fprintf(stderr, "registry-setup %s: %s\n", name, n.error().message.c_str());
+      return std::nullopt;
     }
-    options.forks = *n;
+    c.forks = *n;
   }
+  c.args = std::move(*args);
+  return c;
+}
+
+}  // namespace
+
+int apply_command(const std::vector<std::string>& argv) {
+  int exit_code = kExitUsage;
+  auto c = parse_common("apply", argv, ArgSpec{{"--check", "--diff", "--json"}, {}}, kApplyHelp, exit_code);
+  if (!c) return exit_code;
+  ApplyOptions options;
+  options.inventory = c->inventory;
+  options.playbook = c->playbook;
+  options.limit = c->limit;
+  options.forks = c->forks;
+  options.verbosity = c->verbosity;
+  options.check = c->args.has("--check");
+  options.diff = c->args.has("--diff");
+  options.json = c->args.has("--json");
   log::init(options.verbosity);
   // A closed stdout (`| head`) must not kill the run halfway through a host's changes.
   std::signal(SIGPIPE, SIG_IGN);
@@ -107,35 +144,17 @@ int apply_command(const std::vector<std::string>& argv) {
 }
 
 int verify_command(const std::vector<std::string>& argv) {
-  ArgSpec spec{{"--json", "--no-probe", "-v", "-h", "--help"}, {"--playbook", "--limit", "--forks"}};
-  auto args = parse_args(argv, spec);
-  if (!args) {
-    std::fprintf(stderr, "registry-setup verify: %s (see 'registry-setup verify --help')\n", args.error().message.c_str());
-    return kExitUsage;
-  }
-  if (args->has("-h") || args->has("--help")) {
-    std::fputs(kVerifyHelp, stdout);
-    return kExitOk;
-  }
-  if (args->positionals.size() != 1 || !args->rest.empty()) {
-    std::fprintf(stderr, "registry-setup verify: needs exactly one INVENTORY file (see 'registry-setup verify --help')\n");
-    return kExitUsage;
-  }
+  int exit_code = kExitUsage;
+  auto c = parse_common("verify", argv, ArgSpec{{"--json", "--no-probe"}, {}}, kVerifyHelp, exit_code);
+  if (!c) return exit_code;
   VerifyOptions options;
-  options.inventory = args->positionals[0];
-  options.playbook = args->get("--playbook").value_or(default_playbook_path());
-  options.json = args->has("--json");
-  options.probe = !args->has("--no-probe");
-  options.limit = args->get("--limit").value_or("");
-  options.verbosity = args->count("-v");
-  if (auto forks = args->get("--forks")) {
-    auto n = parse_positive_int("--forks", *forks);
-    if (!n) {
-      std::fprintf(stderr, "registry-setup verify: %s\n", n.error().message.c_str());
-      return kExitUsage;
-    }
-    options.forks = *n;
-  }
+  options.inventory = c->inventory;
+  options.playbook = c->playbook;
+  options.limit = c->limit;
+  options.forks = c->forks;
+  options.verbosity = c->verbosity;
+  options.json = c->args.has("--json");
+  options.probe = !c->args.has("--no-probe");
   log::init(options.verbosity > 1 ? options.verbosity - 1 : 0);
   TransportConnector connector;
   return run_verify(options, connector, std::cout, std::cerr);

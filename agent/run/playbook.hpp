@@ -16,8 +16,8 @@
 // inside a longer string it is replaced by the variable's text.
 #pragma once
 
-#include "agent/run/inventory.hpp"
 #include "agent/modules/module_table.hpp"
+#include "agent/run/inventory.hpp"
 #include "agent/run/problem.hpp"
 
 #include <memory>
