@@ -59,6 +59,8 @@ TEST_CASE("writer appends and reports its size; reader reads it back") {
   CHECK((*w)->size() == 6);
   REQUIRE((*w)->write("world", 5).ok());
   CHECK((*w)->size() == 11);
+  // Written bytes may stay buffered until flush() (the contract): readers see them after it.
+  REQUIRE((*w)->flush().ok());
   auto r = d.reader("/u/data");
   REQUIRE(r.ok());
   CHECK((*r)->size() == 11);
