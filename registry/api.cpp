@@ -352,9 +352,9 @@ class ManifestSink final : public BodySink {
       : ctx_(ctx), route_(std::move(route)), content_type_(std::move(content_type)) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
-    if (body_.size() + size > ctx_.options.max_manifest_size)
+    if (body_.size() + size > ctx_.store.options().max_manifest_bytes)
       return error_response(413, "SIZE_INVALID",
-                            "manifest is larger than " + std::to_string(ctx_.options.max_manifest_size) + " bytes");
+                            "manifest is larger than " + std::to_string(ctx_.store.options().max_manifest_bytes) + " bytes");
     body_.append(data, size);
     return std::nullopt;
   }
@@ -384,9 +384,9 @@ Dispatch manifest(Ctx ctx, const Request& req, const Route& route) {
   if (auto cl = req.header("Content-Length"); !cl.empty()) {
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
-    if (ec == std::errc() && n > ctx.options.max_manifest_size)
+    if (ec == std::errc() && n > ctx.store.options().max_manifest_bytes)
       return reply(error_response(413, "SIZE_INVALID",
-                                  "manifest is larger than " + std::to_string(ctx.options.max_manifest_size) + " bytes"));
+                                  "manifest is larger than " + std::to_string(ctx.store.options().max_manifest_bytes) + " bytes"));
   }
   Dispatch d;
   d.sink = std::make_unique<ManifestSink>(ctx, route, std::string(req.header("Content-Type")));

@@ -17,11 +17,11 @@ namespace {
 struct Harness {
   rs::testing::TempDir dir;
   FilesystemDriver driver{dir.str()};
-  Store store{driver};
+  Store store;
   ApiOptions options;
   Api api{store, options};
 
-  explicit Harness(ApiOptions o = {}) : options(o), api(store, options) {}
+  explicit Harness(ApiOptions o = {}, StoreOptions s = {}) : store(driver, s), options(o), api(store, options) {}
 
   Response call(const std::string& method, const std::string& target, const std::string& body = "",
                 std::vector<Header> headers = {}) {
@@ -198,14 +198,28 @@ TEST_CASE("manifests: push by tag, pull by tag and digest, missing blobs refused
 }
 
 TEST_CASE("manifest size limit") {
-  ApiOptions o;
-  o.max_manifest_size = 100;
-  Harness h(o);
+  StoreOptions o;
+  o.max_manifest_bytes = 100;
+  Harness h({}, o);
   auto r = h.call("PUT", "/v2/app/manifests/v1", std::string(101, ' '), kOciType);
   CHECK(r.status == 413);
   CHECK(error_code(r) == "SIZE_INVALID");
   auto declared = h.call("PUT", "/v2/app/manifests/v1", "", {{"Content-Length", "5000000"}});
   CHECK(declared.status == 413);
+}
+
+TEST_CASE("a raised manifest limit holds for reading back too") {
+  StoreOptions o;
+  o.max_manifest_bytes = 6 << 20;
+  Harness h({}, o);
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  // Over the default limit (4 MiB), within this one.
+  auto body = manifest_for(config, layer, 2, 1, R"(,"annotations":{"pad":")" + std::string(5 << 20, 'x') + "\"}");
+  REQUIRE(h.call("PUT", "/v2/app/manifests/big", body, kOciType).status == 201);
+  auto get = h.call("GET", "/v2/app/manifests/big");
+  CHECK(get.status == 200);
+  CHECK(get.body.size() == body.size());
 }
 
 TEST_CASE("delete by tag removes the tag, by digest the manifest and its tags") {

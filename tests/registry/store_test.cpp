@@ -1,6 +1,7 @@
 #include "registry/store.hpp"
 
 #include "registry/filesystem_driver.hpp"
+#include "registry/memory_driver.hpp"
 #include "registry/paths.hpp"
 #include "temp_dir.hpp"
 
@@ -147,6 +148,20 @@ TEST_CASE("manifest bytes come from the cache, but only while the repository has
   REQUIRE_FALSE(deleted.ok());
   CHECK(deleted.error().code == rs::Errc::not_found);
   CHECK(store.get_manifest("lib/other", d).ok());
+}
+
+TEST_CASE("manifests are read back within the configured limit") {
+  MemoryDriver driver;
+  StoreOptions options;
+  options.max_manifest_bytes = 10;
+  Store store(driver, options);
+  const std::string bytes = R"({"schemaVersion":2})";
+  auto d = rs::digest_of(bytes);
+  REQUIRE(store.put_manifest("app", d, bytes).ok());
+  auto got = store.get_manifest("app", d);
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error().code == rs::Errc::invalid_argument);
+  CHECK(Store(driver).get_manifest("app", d)->bytes == bytes);  // the default limit is larger
 }
 
 TEST_CASE("the content cache stays within its bound") {
