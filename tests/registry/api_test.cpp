@@ -253,6 +253,27 @@ TEST_CASE("delete disabled") {
   CHECK(error_code(r) == "UNSUPPORTED");
 }
 
+TEST_CASE("the order of refusals: deletion switched off, a manifest's size, then its reference") {
+  ApiOptions o;
+  o.delete_enabled = false;
+  Harness off(o);
+  CHECK(error_code(off.call("DELETE", "/v2/app/manifests/.bad")) == "UNSUPPORTED");
+  CHECK(error_code(off.call("DELETE", "/v2/app/blobs/sha256:zz")) == "DIGEST_INVALID");
+  CHECK(error_code(off.call("DELETE", "/v2/app/blobs/sha256:" + std::string(64, 'a'))) == "UNSUPPORTED");
+
+  Harness h;
+  auto declared = h.call("PUT", "/v2/app/manifests/.bad", "", {{"Content-Length", "5000000"}});
+  CHECK(error_code(declared) == "SIZE_INVALID");
+  // The body of a PUT to a bad tag is read, then refused.
+  Request req{"PUT", "/v2/app/manifests/.bad", kOciType};
+  Dispatch d = h.api.handle(req);
+  REQUIRE(d.sink);
+  REQUIRE_FALSE(d.sink->write("{}", 2));
+  auto r = d.sink->finish();
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "TAG_INVALID");
+}
+
 TEST_CASE("tags and catalog: sorted, paginated with Link") {
   Harness h;
   auto config = h.push_blob("app", "{}");
