@@ -3,6 +3,7 @@
 #include "registry/names.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <vector>
 
 namespace rs::registry {
@@ -50,7 +51,7 @@ struct Route {
 };
 
 // The v2 API. The first pattern that fits the path wins; rows with the same pattern are one
-// resource, and a method none of them lists is answered 405. <name> stands for one or more
+// resource (and adjacent), and a method none of them lists is answered 405. <name> stands for one or more
 // path components, so the rest of a pattern is matched from the end of the path (a name may
 // hold "blobs" or "manifests"). <name>, <digest> and <uuid> are checked as soon as the path
 // fits, whatever the method; <reference> and <subject> once a row's method was chosen (a
@@ -80,26 +81,72 @@ struct Fit {
   std::string_view digest, uuid, reference, subject;
 };
 
-bool is_placeholder(std::string_view s) { return s.size() > 2 && s.front() == '<' && s.back() == '>'; }
+enum class Slot { literal, name, digest, uuid, reference, subject };
 
-// Whether `path` has the shape of `pattern`; if so, `fit` holds the placeholders' text.
-bool fits(std::string_view pattern, const std::vector<std::string_view>& path, Fit& fit) {
-  const auto segments = split(pattern);
-  const auto name_at = std::find(segments.begin(), segments.end(), "<name>");
-  const std::size_t prefix = static_cast<std::size_t>(name_at - segments.begin());
-  const std::size_t suffix = name_at == segments.end() ? 0 : segments.size() - prefix - 1;
-  if (name_at == segments.end() ? path.size() != segments.size() : path.size() < prefix + 1 + suffix) return false;
+// A pattern split into its components once: those before <name> are matched from the
+// start of the path, those after it from the end.
+struct Shape {
+  struct Segment {
+    std::string_view text;
+    Slot slot;
+  };
+  std::vector<Segment> segments;
+  std::size_t name_at;  // segments.size() when there is no <name>
+  bool has(Slot slot) const {
+    return std::any_of(segments.begin(), segments.end(), [slot](const Segment& s) { return s.slot == slot; });
+  }
+};
+
+Slot slot_of(std::string_view segment) {
+  if (segment == "<name>") return Slot::name;
+  if (segment == "<digest>") return Slot::digest;
+  if (segment == "<uuid>") return Slot::uuid;
+  if (segment == "<reference>") return Slot::reference;
+  if (segment == "<subject>") return Slot::subject;
+  return Slot::literal;
+}
+
+const std::vector<Shape>& shapes() {
+  static const std::vector<Shape> kShapes = [] {
+    std::vector<Shape> out;
+    for (const Route& r : kRoutes) {
+      Shape shape{{}, 0};
+      for (std::string_view segment : split(r.pattern)) shape.segments.push_back({segment, slot_of(segment)});
+      shape.name_at = static_cast<std::size_t>(
+          std::find_if(shape.segments.begin(), shape.segments.end(),
+                       [](const Shape::Segment& s) { return s.slot == Slot::name; }) -
+          shape.segments.begin());
+      out.push_back(std::move(shape));
+    }
+    return out;
+  }();
+  return kShapes;
+}
+
+// Whether `path` has the shape of a pattern; if so, `fit` holds the placeholders' text.
+bool fits(const Shape& shape, const std::vector<std::string_view>& path, Fit& fit) {
+  const auto& segments = shape.segments;
+  const bool has_name = shape.name_at < segments.size();
+  const std::size_t prefix = shape.name_at;
+  const std::size_t suffix = has_name ? segments.size() - prefix - 1 : 0;
+  if (has_name ? path.size() < prefix + 1 + suffix : path.size() != segments.size()) return false;
   for (std::size_t i = 0; i < prefix; ++i)
-    if (segments[i] != path[i]) return false;
-  if (name_at == segments.end()) return true;
+    if (segments[i].text != path[i]) return false;
+  if (!has_name) return true;
   const std::size_t name_end = path.size() - suffix;
   for (std::size_t j = 0; j < suffix; ++j) {
-    std::string_view segment = segments[prefix + 1 + j], part = path[name_end + j];
-    if (segment == "<digest>") fit.digest = part;
-    else if (segment == "<uuid>") fit.uuid = part;
-    else if (segment == "<reference>") fit.reference = part;
-    else if (segment == "<subject>") fit.subject = part;
-    else if (is_placeholder(segment) || segment != part) return false;
+    const Shape::Segment& segment = segments[prefix + 1 + j];
+    std::string_view part = path[name_end + j];
+    switch (segment.slot) {
+      case Slot::literal:
+        if (segment.text != part) return false;
+        break;
+      case Slot::digest: fit.digest = part; break;
+      case Slot::uuid: fit.uuid = part; break;
+      case Slot::reference: fit.reference = part; break;
+      case Slot::subject: fit.subject = part; break;
+      case Slot::name: return false;  // (one <name> per pattern)
+    }
   }
   for (std::size_t i = prefix; i < name_end; ++i) {
     if (i > prefix) fit.name += '/';
@@ -211,28 +258,24 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
   if (qmark != std::string_view::npos) m.query = parse_query(target.substr(qmark + 1));
   const auto parts = split(path);
 
+  const auto& all = shapes();
   Fit fit;
-  const Route* fitted = nullptr;
-  for (const Route& r : kRoutes) {
-    fit = Fit{};
-    if (fits(r.pattern, parts, fit)) {
-      fitted = &r;
-      break;
-    }
-  }
-  if (!fitted) {
+  std::size_t fitted = 0;
+  while (fitted < all.size() && !fits(all[fitted], parts, fit)) fit = Fit{}, ++fitted;
+  if (fitted == all.size()) {
     // No endpoint: a bad name is still reported as such, which is what clients act on.
     const bool bad_name = path.substr(0, 4) == "/v2/" && !valid_repository_name(path.substr(4));
     m.error = bad_name ? error(400, "NAME_INVALID", "invalid repository name")
                        : error(404, "NOT_FOUND", "no such endpoint");
     return m;
   }
-  if (fitted->pattern.find("<name>") != std::string_view::npos && !valid_repository_name(fit.name)) {
+  const Shape& shape = all[fitted];
+  if (shape.has(Slot::name) && !valid_repository_name(fit.name)) {
     m.error = error(400, "NAME_INVALID", "invalid repository name");
     return m;
   }
   m.name = std::move(fit.name);
-  if (fitted->pattern.find("<digest>") != std::string_view::npos) {
+  if (shape.has(Slot::digest)) {
     auto d = Digest::parse(fit.digest);
     if (!d) {
       m.error = digest_invalid(d.error());
@@ -240,7 +283,7 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     }
     m.digest = std::move(*d);
   }
-  if (fitted->pattern.find("<uuid>") != std::string_view::npos) {
+  if (shape.has(Slot::uuid)) {
     if (!valid_upload_id(fit.uuid)) {
       m.error = error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
       return m;
@@ -248,10 +291,11 @@ RouteMatch match_route(std::string_view method, std::string_view target) {
     m.upload_id = std::string(fit.uuid);
   }
 
-  for (const Route& r : kRoutes) {
-    if (r.pattern == fitted->pattern && lists_method(r.methods, method)) {
-      m.endpoint = r.endpoint;
-      m.error = parse_route_values(r.endpoint, fit, m);
+  // The rows of one resource are adjacent in the table.
+  for (std::size_t i = fitted; i < all.size() && kRoutes[i].pattern == kRoutes[fitted].pattern; ++i) {
+    if (lists_method(kRoutes[i].methods, method)) {
+      m.endpoint = kRoutes[i].endpoint;
+      m.error = parse_route_values(m.endpoint, fit, m);
       return m;
     }
   }
