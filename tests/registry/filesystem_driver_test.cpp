@@ -86,7 +86,7 @@ TEST_CASE("a reader's descriptor serves explicit offsets (what sendfile uses)") 
   CHECK(std::string(buf, 5) == "world");
 }
 
-TEST_CASE("files live under the root at their driver path; errors name the driver path") {
+TEST_CASE("files live under the root at their driver path, errors name the driver path") {
   rs::testing::TempDir dir;
   FilesystemDriver d(dir.str() + "/");
   REQUIRE(d.put_content("/docker/registry/v2/x", "1").ok());

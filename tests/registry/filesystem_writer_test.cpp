@@ -148,7 +148,7 @@ TEST_CASE("without O_DIRECT a writer has no buffer and writes through at once") 
   CHECK(file_bytes(f) == "through");
 }
 
-TEST_CASE("upload buffers have a memory budget; writers past it write the ordinary way") {
+TEST_CASE("upload buffers have a memory budget, writers past it write the ordinary way") {
   DiskDir dir;
   if (!supports_direct(dir.path)) {
     WARN("no O_DIRECT in " << dir.path << ": writers have no staging buffer there");

@@ -103,7 +103,7 @@ TEST_CASE("two clients pushing the same blob at once both succeed") {
   CHECK(*store.blob_size("two", digest) == content.size());
 }
 
-TEST_CASE("repositories are found at any depth; without tags a repository has no tags list") {
+TEST_CASE("repositories are found at any depth, without tags a repository has no tags list") {
   MemoryDriver driver;  // (nothing here looks at files)
   Store store(driver);
   auto m = rs::digest_of("{}");
