@@ -265,6 +265,8 @@ class Session : public std::enable_shared_from_this<Session> {
   net::awaitable<void> run(std::shared_ptr<Session>);
   net::awaitable<bool> read_request(HeaderParser& parser);
   net::awaitable<bool> serve(HeaderParser& parser);
+  net::awaitable<std::optional<Response>> answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
+                                                      std::uint64_t& received, bool& unread_body);
   net::awaitable<BodyEnd> read_body(HeaderParser& parser, BodySink& sink, std::uint64_t& received);
   net::awaitable<BodyEnd> read_sized_body(std::uint64_t length, BodySink& sink, std::uint64_t& received);
   net::awaitable<BodyEnd> read_chunked_body(HeaderParser& header_parser, BodySink& sink, std::uint64_t& received);
@@ -348,28 +350,16 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   std::uint64_t received = 0;
   bool unread_body = false;
   if (d.sink) {
-    BodyEnd body = co_await read_body(parser, *d.sink, received);
-    if (body.early) {
-      response = std::move(*body.early);
-      keep_alive = false;  // the rest of the body is not read
-      unread_body = true;
-    } else if (!body.complete) {
-      // The request's own line says why (an ordinary end or not, it is the request's end).
-      server_.log->info("{} {} {} aborted after {} bytes: {}", remote_, req.method, req.target, received,
-                        cause(body.error));
-      co_return false;
-    } else {
-      response = d.sink->finish();
-    }
+    auto answer = co_await answer_body(parser, req, *d.sink, received, unread_body);
     d.sink.reset();
+    if (!answer) co_return false;
+    response = std::move(*answer);
   } else {
     response = std::move(d.response);
-    if (!parser.is_done()) {  // an unwanted body is not read
-      keep_alive = false;
-      unread_body = true;
-    }
+    unread_body = !parser.is_done();  // an unwanted body is not read
   }
-  keep_alive = keep_alive && !server_.stopping;
+  // (The rest of an unread body would be taken for the next request.)
+  keep_alive = keep_alive && !unread_body && !server_.stopping;
   const std::uint64_t sent = req.method == "HEAD" ? 0 : response.content_length();
   const beast::error_code written = co_await write_response(response, req.method == "HEAD", keep_alive, version);
 
@@ -384,6 +374,25 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   }
   if (unread_body) co_await linger();
   co_return keep_alive;
+}
+
+// The answer to a request whose body goes to `sink`: the sink's once the body has arrived,
+// or the one it stopped with (then `unread_body`); none when the body stopped arriving,
+// which is logged with the request.
+net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
+                                                             std::uint64_t& received, bool& unread_body) {
+  BodyEnd body = co_await read_body(parser, sink, received);
+  if (body.early) {
+    unread_body = true;
+    co_return std::move(body.early);
+  }
+  if (!body.complete) {
+    // (Whatever the cause, an ordinary end or not, it ended a request: info, as the access line.)
+    server_.log->info("{} {} {} aborted after {} bytes: {}", remote_, req.method, req.target, received,
+                      cause(body.error));
+    co_return std::nullopt;
+  }
+  co_return sink.finish();
 }
 
 // After answering before the whole body arrived (an error mid-upload), reads and drops what
