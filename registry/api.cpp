@@ -126,6 +126,8 @@ Dispatch start_upload(Ctx ctx, const RouteMatch& m) {
   // Cross-repository mount, falling back to a new session when the blob is not there.
   if (m.mount && !m.mount_from.empty() && ctx.store.mount_blob(m.name, m.mount_from, *m.mount).ok())
     return reply(blob_created(m.name, *m.mount));
+  // A bad ?digest= beside a mount counts only now that the upload goes on without it.
+  if (m.error) return reply(error_response(m.error->status, m.error->code, m.error->message));
   auto id = ctx.store.create_upload(m.name);
   if (!id) return reply(server_error(id.error()));
   // Single-request monolithic upload: the body is the whole blob.
@@ -461,8 +463,10 @@ Dispatch Api::handle(const Request& req) const {
   // Deletion switched off is refused whatever the reference (the router cannot know).
   if ((m.endpoint == Endpoint::delete_manifest || m.endpoint == Endpoint::delete_blob) && !options_.delete_enabled)
     return reply(error_response(405, "UNSUPPORTED", "deletion is disabled"));
-  // A manifest PUT is refused for its size first, for a bad reference after its body.
-  if (m.error && m.endpoint != Endpoint::put_manifest) return reply(error_response(m.error->status, m.error->code, m.error->message));
+  // A manifest PUT is refused for its size first, for a bad reference after its body; a
+  // mount is tried before a bad ?digest= is refused.
+  const bool answer_later = m.endpoint == Endpoint::put_manifest || (m.endpoint == Endpoint::start_upload && m.mount);
+  if (m.error && !answer_later) return reply(error_response(m.error->status, m.error->code, m.error->message));
   switch (m.endpoint) {
     case Endpoint::base: return reply(json_response("{}"));
     case Endpoint::catalog: return reply(catalog(ctx, m));

@@ -25,6 +25,7 @@ class MemoryDriver final : public StorageDriver {
   Result<void> move(const std::string& from, const std::string& to) override;
   Result<void> remove(const std::string& path) override;
 
+  // The files, shared with the readers and writers handed out (memory_driver.cpp).
   struct State;
 
  private:

@@ -48,7 +48,8 @@ struct RouteError {
 
 struct RouteMatch {
   // The route the method picked; also set when one of its values was refused (error), so
-  // that the API can still answer in the endpoint's order (manifest PUT reads the body).
+  // that the API can answer in the endpoint's order: a manifest PUT refuses a bad reference
+  // after its body, a mount is tried before a bad ?digest= beside it is refused.
   Endpoint endpoint = Endpoint::none;
   std::optional<RouteError> error;
 

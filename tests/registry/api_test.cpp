@@ -308,6 +308,17 @@ TEST_CASE("mount falls back to a session when the source lacks the blob") {
   CHECK(r.header("Location").find("/v2/b/blobs/uploads/") == 0);
 }
 
+TEST_CASE("a mount that succeeds is not refused for a bad digest beside it; one that falls back is") {
+  Harness h;
+  auto blob = h.push_blob("a", "mounted");
+  auto mounted = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob + "&from=a&digest=sha256:zz");
+  CHECK(mounted.status == 201);
+  auto fallback = h.call("POST", "/v2/c/blobs/uploads/?mount=" + blob + "&from=nowhere&digest=sha256:zz");
+  CHECK(fallback.status == 400);
+  CHECK(error_code(fallback) == "DIGEST_INVALID");
+  CHECK(h.files_under("repositories/c") == 0);
+}
+
 TEST_CASE("referrers: subject header on push, listing with artifactType filter") {
   Harness h;
   auto config = h.push_blob("app", "{}");
