@@ -3,7 +3,6 @@
 #include "core/log.hpp"
 
 #include "registry/manifest.hpp"
-#include "registry/names.hpp"
 #include "registry/range.hpp"
 
 #include <algorithm>
@@ -27,8 +26,6 @@ Response server_error(const Error& e) {
   log->error("answering 500: {}", e.message);
   return error_response(500, "UNKNOWN", e.message);
 }
-
-Response method_not_allowed() { return error_response(405, "UNSUPPORTED", "method not allowed on this endpoint"); }
 
 Response digest_invalid(const Error& e) { return error_response(400, "DIGEST_INVALID", e.message); }
 
@@ -124,109 +121,93 @@ Dispatch open_upload_sink(Ctx ctx, const std::string& name, const std::string& i
   return d;
 }
 
-Dispatch upload_start(Ctx ctx, const Request& req, const Route& route) {
-  if (req.method != "POST") return reply(method_not_allowed());
-  const std::string& name = route.name;
+// POST /v2/<name>/blobs/uploads/: a mount, a single-request upload, or a new session.
+Dispatch start_upload(Ctx ctx, const RouteMatch& m) {
   // Cross-repository mount, falling back to a new session when the blob is not there.
-  if (route.has_query("mount")) {
-    auto d = Digest::parse(route.query_value("mount"));
-    if (!d) return reply(digest_invalid(d.error()));
-    std::string from = route.query_value("from");
-    if (!from.empty() && !valid_repository_name(from))
-      return reply(error_response(400, "NAME_INVALID", "invalid repository name in 'from'"));
-    bool mounted = false;
-    if (!from.empty()) {
-      mounted = ctx.store.mount_blob(name, from, *d).ok();
-    }
-    if (mounted) return reply(blob_created(name, *d));
-  }
-  if (route.has_query("digest")) {
-    // Single-request monolithic upload: the body is the whole blob.
-    auto d = Digest::parse(route.query_value("digest"));
-    if (!d) return reply(digest_invalid(d.error()));
-    auto id = ctx.store.create_upload(name);
-    if (!id) return reply(server_error(id.error()));
-    return open_upload_sink(ctx, name, *id, *d, /*cancel_on_abort=*/true);
-  }
-  auto id = ctx.store.create_upload(name);
+  if (m.mount && !m.mount_from.empty() && ctx.store.mount_blob(m.name, m.mount_from, *m.mount).ok())
+    return reply(blob_created(m.name, *m.mount));
+  // A bad ?digest= beside a mount counts only now that the upload goes on without it.
+  if (m.error) return reply(error_response(m.error->status, m.error->code, m.error->message));
+  auto id = ctx.store.create_upload(m.name);
   if (!id) return reply(server_error(id.error()));
-  return reply(upload_progress(name, *id, 0, 202));
+  // Single-request monolithic upload: the body is the whole blob.
+  if (m.monolithic) return open_upload_sink(ctx, m.name, *id, *m.monolithic, /*cancel_on_abort=*/true);
+  return reply(upload_progress(m.name, *id, 0, 202));
 }
 
-Dispatch upload(Ctx ctx, const Request& req, const Route& route) {
-  const std::string& name = route.name;
-  const std::string& id = route.reference;
-  if (!valid_upload_id(id)) return reply(upload_unknown());
+// GET /v2/<name>/blobs/uploads/<uuid>: how many bytes have arrived.
+Dispatch upload_status(Ctx ctx, const RouteMatch& m) {
+  auto size = ctx.store.upload_size(m.name, m.upload_id);
+  if (!size) return reply(size.error().code == Errc::not_found ? upload_unknown() : server_error(size.error()));
+  return reply(upload_progress(m.name, m.upload_id, *size, 204));
+}
 
-  if (req.method == "GET") {
-    auto size = ctx.store.upload_size(name, id);
-    if (!size) return reply(size.error().code == Errc::not_found ? upload_unknown() : server_error(size.error()));
-    return reply(upload_progress(name, id, *size, 204));
-  }
-  if (req.method == "DELETE") {
-    auto r = ctx.store.cancel_upload(name, id);
-    if (!r) {
-      if (r.error().code == Errc::not_found) return reply(upload_unknown());
-      if (r.error().code == Errc::conflict) return reply(error_response(409, "BLOB_UPLOAD_INVALID", r.error().message));
-      return reply(server_error(r.error()));
+// PATCH /v2/<name>/blobs/uploads/<uuid>: the next chunk, streamed or with a Content-Range.
+Dispatch patch_upload(Ctx ctx, const Request& req, const RouteMatch& m) {
+  auto size = ctx.store.upload_size(m.name, m.upload_id);
+  if (!size) return reply(size.error().code == Errc::not_found ? upload_unknown() : server_error(size.error()));
+  if (auto cr = req.header("Content-Range"); !cr.empty()) {
+    auto range = parse_content_range(cr);
+    if (!range) return reply(error_response(400, "BLOB_UPLOAD_INVALID", "malformed Content-Range"));
+    if (range->first != *size) {
+      // Chunks must continue exactly where the upload stands.
+      Response r = error_response(416, "BLOB_UPLOAD_INVALID",
+                                  "Content-Range starts at " + std::to_string(range->first) +
+                                      ", the upload has " + std::to_string(*size) + " bytes");
+      r.set("Location", upload_location(m.name, m.upload_id));
+      r.set("Range", upload_range(*size));
+      r.set("Docker-Upload-UUID", m.upload_id);
+      return reply(std::move(r));
     }
-    return reply(no_content(204));
+    if (auto cl = req.header("Content-Length"); !cl.empty() && cl != std::to_string(range->length()))
+      return reply(error_response(416, "BLOB_UPLOAD_INVALID", "Content-Range and Content-Length disagree"));
   }
-  if (req.method == "PATCH") {
-    auto size = ctx.store.upload_size(name, id);
-    if (!size) return reply(size.error().code == Errc::not_found ? upload_unknown() : server_error(size.error()));
-    if (auto cr = req.header("Content-Range"); !cr.empty()) {
-      auto range = parse_content_range(cr);
-      if (!range) return reply(error_response(400, "BLOB_UPLOAD_INVALID", "malformed Content-Range"));
-      if (range->first != *size) {
-        // Chunks must continue exactly where the upload stands.
-        Response r = error_response(416, "BLOB_UPLOAD_INVALID",
-                                    "Content-Range starts at " + std::to_string(range->first) +
-                                        ", the upload has " + std::to_string(*size) + " bytes");
-        r.set("Location", upload_location(name, id));
-        r.set("Range", upload_range(*size));
-        r.set("Docker-Upload-UUID", id);
-        return reply(std::move(r));
-      }
-      if (auto cl = req.header("Content-Length"); !cl.empty() && cl != std::to_string(range->length()))
-        return reply(error_response(416, "BLOB_UPLOAD_INVALID", "Content-Range and Content-Length disagree"));
-    }
-    return open_upload_sink(ctx, name, id, std::nullopt, false);
+  return open_upload_sink(ctx, m.name, m.upload_id, std::nullopt, false);
+}
+
+// PUT /v2/<name>/blobs/uploads/<uuid>?digest=: the last bytes (if any), then the blob is
+// verified and stored.
+Dispatch commit_upload(Ctx ctx, const RouteMatch& m) {
+  return open_upload_sink(ctx, m.name, m.upload_id, m.digest, false);
+}
+
+// DELETE /v2/<name>/blobs/uploads/<uuid>.
+Dispatch cancel_upload(Ctx ctx, const RouteMatch& m) {
+  auto r = ctx.store.cancel_upload(m.name, m.upload_id);
+  if (!r) {
+    if (r.error().code == Errc::not_found) return reply(upload_unknown());
+    if (r.error().code == Errc::conflict) return reply(error_response(409, "BLOB_UPLOAD_INVALID", r.error().message));
+    return reply(server_error(r.error()));
   }
-  if (req.method == "PUT") {
-    auto d = Digest::parse(route.query_value("digest"));
-    if (!d) return reply(digest_invalid(d.error().with_context("query parameter 'digest'")));
-    return open_upload_sink(ctx, name, id, *d, false);
-  }
-  return reply(method_not_allowed());
+  return reply(no_content(204));
 }
 
 // ---- blobs ----
 
-Dispatch blob(Ctx ctx, const Request& req, const Route& route) {
-  auto d = Digest::parse(route.reference);
-  if (!d) return reply(digest_invalid(d.error()));
-  if (req.method == "DELETE") {
-    if (!ctx.options.delete_enabled) return reply(error_response(405, "UNSUPPORTED", "deletion is disabled"));
-    auto r = ctx.store.unlink_blob(route.name, *d);
-    if (!r) {
-      if (r.error().code == Errc::not_found)
-        return reply(error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", "\"" + d->str() + "\""));
-      return reply(server_error(r.error()));
-    }
-    return reply(no_content(202));
-  }
-  if (req.method != "GET" && req.method != "HEAD") return reply(method_not_allowed());
-  auto size = ctx.store.blob_size(route.name, *d);
-  if (!size) {
-    if (size.error().code == Errc::not_found)
-      return reply(error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", "\"" + d->str() + "\""));
-    return reply(server_error(size.error()));
-  }
+Response blob_unknown(const Digest& d) {
+  // (Appended: see manifest_unknown.)
+  std::string detail = "\"";
+  detail += d.str();
+  detail += '"';
+  return error_response(404, "BLOB_UNKNOWN", "blob unknown to registry", detail);
+}
+
+// DELETE /v2/<name>/blobs/<digest>: unlinks the blob from the repository.
+Response delete_blob(Ctx ctx, const RouteMatch& m) {
+  auto r = ctx.store.unlink_blob(m.name, m.digest);
+  if (!r) return r.error().code == Errc::not_found ? blob_unknown(m.digest) : server_error(r.error());
+  return no_content(202);
+}
+
+// GET and HEAD /v2/<name>/blobs/<digest>, whole or a Range.
+Response get_blob(Ctx ctx, const Request& req, const RouteMatch& m) {
+  const Digest& d = m.digest;
+  auto size = ctx.store.blob_size(m.name, d);
+  if (!size) return size.error().code == Errc::not_found ? blob_unknown(d) : server_error(size.error());
   Response r;
   r.set("Content-Type", "application/octet-stream");
-  r.set("Docker-Content-Digest", d->str());
-  r.set("ETag", "\"" + d->str() + "\"");
+  r.set("Docker-Content-Digest", d.str());
+  r.set("ETag", "\"" + d.str() + "\"");
   r.set("Accept-Ranges", "bytes");
   r.set("Cache-Control", "max-age=31536000");
   std::uint64_t first = 0, length = *size;
@@ -235,7 +216,7 @@ Dispatch blob(Ctx ctx, const Request& req, const Route& route) {
     if (range.status == RangeStatus::unsatisfiable) {
       Response e = error_response(416, "RANGE_INVALID", "requested range not satisfiable");
       e.set("Content-Range", "bytes */" + std::to_string(*size));
-      return reply(std::move(e));
+      return e;
     }
     if (range.status == RangeStatus::ok) {
       r.status = 206;
@@ -248,155 +229,131 @@ Dispatch blob(Ctx ctx, const Request& req, const Route& route) {
   if (req.method == "HEAD") {
     r.head = true;
     r.head_length = length;
-    return reply(std::move(r));
+    return r;
   }
-  auto file = ctx.store.open_blob(*d);
-  if (!file) return reply(server_error(file.error()));
+  auto file = ctx.store.open_blob(d);
+  if (!file) return server_error(file.error());
   r.file = std::move(*file);
   r.file_offset = first;
   r.file_length = length;
-  return reply(std::move(r));
+  return r;
 }
 
 // ---- manifests ----
 
-struct Reference {
-  std::optional<Digest> digest;
-  std::string tag;
-};
-
-// Parses a manifest reference; a Response when it is malformed.
-std::variant<Reference, Response> parse_reference(const std::string& ref, bool for_write) {
-  if (ref.find(':') != std::string::npos) {
-    auto d = Digest::parse(ref);
-    if (!d) return digest_invalid(d.error());
-    return Reference{*d, {}};
-  }
-  if (!valid_tag(ref)) {
-    if (for_write) return error_response(400, "TAG_INVALID", "invalid tag '" + ref + "'");
-    return error_response(404, "MANIFEST_UNKNOWN", "manifest unknown");
-  }
-  return Reference{std::nullopt, ref};
-}
-
-Response manifest_unknown(const std::string& ref) {
+Response manifest_unknown(const Reference& ref) {
   // (Appended, not "\"" + ... + "\"": g++ 12 -O3 warns wrongly about that chain here.)
   std::string detail = "\"";
-  detail += json_escape(ref);
+  detail += json_escape(ref.str());
   detail += '"';
   return error_response(404, "MANIFEST_UNKNOWN", "manifest unknown", detail);
 }
 
-Response get_manifest(Ctx ctx, const Request& req, const Route& route) {
-  auto parsed = parse_reference(route.reference, false);
-  if (auto* e = std::get_if<Response>(&parsed)) return std::move(*e);
-  auto& ref = std::get<Reference>(parsed);
+Response manifest_too_large(Ctx ctx) {
+  return error_response(413, "SIZE_INVALID",
+                        "manifest is larger than " + std::to_string(ctx.store.options().max_manifest_bytes) + " bytes");
+}
+
+// GET and HEAD /v2/<name>/manifests/<reference>.
+Response get_manifest(Ctx ctx, const Request& req, const RouteMatch& m) {
   Digest digest;
-  if (ref.digest) {
-    digest = *ref.digest;
+  if (m.reference.digest) {
+    digest = *m.reference.digest;
   } else {
-    auto d = ctx.store.resolve_tag(route.name, ref.tag);
-    if (!d) return d.error().code == Errc::not_found ? manifest_unknown(route.reference) : server_error(d.error());
+    auto d = ctx.store.resolve_tag(m.name, m.reference.tag);
+    if (!d) return d.error().code == Errc::not_found ? manifest_unknown(m.reference) : server_error(d.error());
     digest = *d;
   }
-  auto m = ctx.store.get_manifest(route.name, digest);
-  if (!m) return m.error().code == Errc::not_found ? manifest_unknown(route.reference) : server_error(m.error());
+  auto stored = ctx.store.get_manifest(m.name, digest);
+  if (!stored) return stored.error().code == Errc::not_found ? manifest_unknown(m.reference) : server_error(stored.error());
   Response r;
-  r.set("Content-Type", m->media_type);
+  r.set("Content-Type", stored->media_type);
   r.set("Docker-Content-Digest", digest.str());
   r.set("ETag", "\"" + digest.str() + "\"");
   if (req.method == "HEAD") {
     r.head = true;
-    r.head_length = m->bytes.size();
+    r.head_length = stored->bytes.size();
   } else {
-    r.body = std::move(m->bytes);
+    r.body = std::move(stored->bytes);
   }
   return r;
 }
 
-Response put_manifest(Ctx ctx, const Route& route, std::string_view content_type, const std::string& body) {
-  auto parsed = parse_reference(route.reference, true);
-  if (auto* e = std::get_if<Response>(&parsed)) return std::move(*e);
-  auto& ref = std::get<Reference>(parsed);
-
-  auto m = parse_manifest(body, content_type);
-  if (!m) return error_response(400, "MANIFEST_INVALID", m.error().message);
+// The body of a manifest PUT has arrived: checks it, stores it, tags it.
+Response store_manifest(Ctx ctx, const RouteMatch& m, std::string_view content_type, const std::string& body) {
+  // A bad reference is answered once the body has been read, as before the route table.
+  if (m.error) return error_response(m.error->status, m.error->code, m.error->message);
+  const Reference& ref = m.reference;
+  auto parsed = parse_manifest(body, content_type);
+  if (!parsed) return error_response(400, "MANIFEST_INVALID", parsed.error().message);
   Digest digest = digest_of(body, ref.digest ? ref.digest->algorithm : DigestAlgorithm::sha256);
   if (ref.digest && digest != *ref.digest)
     return error_response(400, "DIGEST_INVALID", "manifest digest is " + digest.str() + ", not " + ref.digest->str());
   // Everything the manifest references must already be in the repository.
-  for (const auto& b : m->blobs) {
+  for (const auto& b : parsed->blobs) {
     if (b.has_urls) continue;
-    if (!ctx.store.blob_size(route.name, b.digest))
+    if (!ctx.store.blob_size(m.name, b.digest))
       return error_response(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", "\"" + b.digest.str() + "\"");
   }
-  for (const auto& child : m->manifests) {
-    if (!ctx.store.has_manifest(route.name, child.digest))
+  for (const auto& child : parsed->manifests) {
+    if (!ctx.store.has_manifest(m.name, child.digest))
       return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest unknown to registry",
                             "\"" + child.digest.str() + "\"");
   }
-  if (auto r = ctx.store.put_manifest(route.name, digest, body); !r) return server_error(r.error());
+  if (auto r = ctx.store.put_manifest(m.name, digest, body); !r) return server_error(r.error());
   if (!ref.digest)
-    if (auto r = ctx.store.tag(route.name, ref.tag, digest); !r) return server_error(r.error());
+    if (auto r = ctx.store.tag(m.name, ref.tag, digest); !r) return server_error(r.error());
   Response r;
   r.status = 201;
-  r.set("Location", "/v2/" + route.name + "/manifests/" + digest.str());
+  r.set("Location", "/v2/" + m.name + "/manifests/" + digest.str());
   r.set("Docker-Content-Digest", digest.str());
-  if (m->subject) r.set("OCI-Subject", m->subject->digest.str());
+  if (parsed->subject) r.set("OCI-Subject", parsed->subject->digest.str());
   return r;
 }
 
 class ManifestSink final : public BodySink {
  public:
-  ManifestSink(Ctx ctx, Route route, std::string content_type)
-      : ctx_(ctx), route_(std::move(route)), content_type_(std::move(content_type)) {}
+  ManifestSink(Ctx ctx, RouteMatch match, std::string content_type)
+      : ctx_(ctx), match_(std::move(match)), content_type_(std::move(content_type)) {}
 
   std::optional<Response> write(const char* data, std::size_t size) override {
-    if (body_.size() + size > ctx_.options.max_manifest_size)
-      return error_response(413, "SIZE_INVALID",
-                            "manifest is larger than " + std::to_string(ctx_.options.max_manifest_size) + " bytes");
+    if (body_.size() + size > ctx_.store.options().max_manifest_bytes) return manifest_too_large(ctx_);
     body_.append(data, size);
     return std::nullopt;
   }
-  Response finish() override { return put_manifest(ctx_, route_, content_type_, body_); }
+  Response finish() override { return store_manifest(ctx_, match_, content_type_, body_); }
 
  private:
   Ctx ctx_;
-  Route route_;
+  RouteMatch match_;
   std::string content_type_;
   std::string body_;
 };
 
-Response delete_manifest(Ctx ctx, const Route& route) {
-  if (!ctx.options.delete_enabled) return error_response(405, "UNSUPPORTED", "deletion is disabled");
-  auto parsed = parse_reference(route.reference, false);
-  if (auto* e = std::get_if<Response>(&parsed)) return std::move(*e);
-  auto& ref = std::get<Reference>(parsed);
-  auto r = ref.digest ? ctx.store.delete_manifest(route.name, *ref.digest) : ctx.store.untag(route.name, ref.tag);
-  if (!r) return r.error().code == Errc::not_found ? manifest_unknown(route.reference) : server_error(r.error());
-  return no_content(202);
-}
-
-Dispatch manifest(Ctx ctx, const Request& req, const Route& route) {
-  if (req.method == "GET" || req.method == "HEAD") return reply(get_manifest(ctx, req, route));
-  if (req.method == "DELETE") return reply(delete_manifest(ctx, route));
-  if (req.method != "PUT") return reply(method_not_allowed());
+// PUT /v2/<name>/manifests/<reference>: the body, within the size limit, goes to a sink.
+Dispatch put_manifest(Ctx ctx, const Request& req, RouteMatch m) {
   if (auto cl = req.header("Content-Length"); !cl.empty()) {
     std::uint64_t n = 0;
     auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
-    if (ec == std::errc() && n > ctx.options.max_manifest_size)
-      return reply(error_response(413, "SIZE_INVALID",
-                                  "manifest is larger than " + std::to_string(ctx.options.max_manifest_size) + " bytes"));
+    if (ec == std::errc() && n > ctx.store.options().max_manifest_bytes) return reply(manifest_too_large(ctx));
   }
   Dispatch d;
-  d.sink = std::make_unique<ManifestSink>(ctx, route, std::string(req.header("Content-Type")));
+  d.sink = std::make_unique<ManifestSink>(ctx, std::move(m), std::string(req.header("Content-Type")));
   return d;
+}
+
+// DELETE /v2/<name>/manifests/<reference>: by digest the manifest and its tags, by tag the tag.
+Response delete_manifest(Ctx ctx, const RouteMatch& m) {
+  const Reference& ref = m.reference;
+  auto r = ref.digest ? ctx.store.delete_manifest(m.name, *ref.digest) : ctx.store.untag(m.name, ref.tag);
+  if (!r) return r.error().code == Errc::not_found ? manifest_unknown(ref) : server_error(r.error());
+  return no_content(202);
 }
 
 // ---- listings ----
 
 // One page of a sorted list per ?n= and ?last=, with a Link header to the next page.
-std::variant<std::vector<std::string>, Response> paginate(const std::vector<std::string>& all, const Route& route,
+std::variant<std::vector<std::string>, Response> paginate(const std::vector<std::string>& all, const RouteMatch& route,
                                                           std::size_t default_max, const std::string& path,
                                                           std::string* link) {
   std::size_t n = default_max;
@@ -433,7 +390,8 @@ Response json_response(std::string body) {
   return r;
 }
 
-Response tags_list(Ctx ctx, const Route& route) {
+// GET /v2/<name>/tags/list.
+Response list_tags(Ctx ctx, const RouteMatch& route) {
   auto tags = ctx.store.list_tags(route.name);
   if (!tags) {
     if (tags.error().code == Errc::not_found)
@@ -450,7 +408,8 @@ Response tags_list(Ctx ctx, const Route& route) {
   return r;
 }
 
-Response catalog(Ctx ctx, const Route& route) {
+// GET /v2/_catalog.
+Response catalog(Ctx ctx, const RouteMatch& route) {
   auto repos = ctx.store.list_repositories();
   if (!repos) return server_error(repos.error());
   std::string link;
@@ -461,9 +420,9 @@ Response catalog(Ctx ctx, const Route& route) {
   return r;
 }
 
-Response referrers(Ctx ctx, const Route& route) {
-  auto subject = Digest::parse(route.reference);
-  if (!subject) return digest_invalid(subject.error());
+// GET /v2/<name>/referrers/<subject>: an index of the manifests whose subject it is.
+Response list_referrers(Ctx ctx, const RouteMatch& route) {
+  const Digest& subject = route.digest;
   std::string filter = route.query_value("artifactType");
   std::vector<Referrer> found;
   auto digests = ctx.store.list_manifests(route.name);
@@ -472,7 +431,7 @@ Response referrers(Ctx ctx, const Route& route) {
       auto stored = ctx.store.get_manifest(route.name, d);
       if (!stored) continue;
       auto m = parse_manifest(stored->bytes, "");
-      if (!m || !m->subject || m->subject->digest != *subject) continue;
+      if (!m || !m->subject || m->subject->digest != subject) continue;
       if (!filter.empty() && m->artifact_type != filter) continue;
       found.push_back({m->media_type, d, stored->bytes.size(), m->artifact_type, m->annotations_json});
     }
@@ -500,32 +459,32 @@ Api::Api(Store& store, ApiOptions options) : store_(store), options_(options) {}
 
 Dispatch Api::handle(const Request& req) const {
   Ctx ctx{store_, options_};
-  Route route = match_route(req.target);
-  const bool read = req.method == "GET" || req.method == "HEAD";
-  switch (route.kind) {
-    case RouteKind::base: {
-      if (!read) return reply(method_not_allowed());
-      return reply(json_response("{}"));
-    }
-    case RouteKind::catalog:
-      return reply(read ? catalog(ctx, route) : method_not_allowed());
-    case RouteKind::tags_list:
-      return reply(read ? tags_list(ctx, route) : method_not_allowed());
-    case RouteKind::referrers:
-      return reply(read ? referrers(ctx, route) : method_not_allowed());
-    case RouteKind::manifest:
-      return manifest(ctx, req, route);
-    case RouteKind::blob:
-      return blob(ctx, req, route);
-    case RouteKind::upload_start:
-      return upload_start(ctx, req, route);
-    case RouteKind::upload:
-      return upload(ctx, req, route);
-    case RouteKind::invalid_name:
-      return reply(error_response(400, "NAME_INVALID", "invalid repository name"));
-    case RouteKind::not_found:
-      break;
+  RouteMatch m = match_route(req.method, req.target);
+  // Deletion switched off is refused whatever the reference (the router cannot know).
+  if ((m.endpoint == Endpoint::delete_manifest || m.endpoint == Endpoint::delete_blob) && !options_.delete_enabled)
+    return reply(error_response(405, "UNSUPPORTED", "deletion is disabled"));
+  // A manifest PUT is refused for its size first, for a bad reference after its body; a
+  // mount is tried before a bad ?digest= is refused.
+  const bool answer_later = m.endpoint == Endpoint::put_manifest || (m.endpoint == Endpoint::start_upload && m.mount);
+  if (m.error && !answer_later) return reply(error_response(m.error->status, m.error->code, m.error->message));
+  switch (m.endpoint) {
+    case Endpoint::base: return reply(json_response("{}"));
+    case Endpoint::catalog: return reply(catalog(ctx, m));
+    case Endpoint::list_tags: return reply(list_tags(ctx, m));
+    case Endpoint::get_manifest: return reply(get_manifest(ctx, req, m));
+    case Endpoint::put_manifest: return put_manifest(ctx, req, std::move(m));
+    case Endpoint::delete_manifest: return reply(delete_manifest(ctx, m));
+    case Endpoint::get_blob: return reply(get_blob(ctx, req, m));
+    case Endpoint::delete_blob: return reply(delete_blob(ctx, m));
+    case Endpoint::start_upload: return start_upload(ctx, m);
+    case Endpoint::upload_status: return upload_status(ctx, m);
+    case Endpoint::patch_upload: return patch_upload(ctx, req, m);
+    case Endpoint::commit_upload: return commit_upload(ctx, m);
+    case Endpoint::cancel_upload: return cancel_upload(ctx, m);
+    case Endpoint::list_referrers: return reply(list_referrers(ctx, m));
+    case Endpoint::none: break;
   }
+  // (The router gives every match without an endpoint an error.)
   return reply(error_response(404, "NOT_FOUND", "no such endpoint"));
 }
 

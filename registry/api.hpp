@@ -14,9 +14,9 @@
 
 namespace rs::registry {
 
+// The manifest size limit is the store's (StoreOptions::max_manifest_bytes).
 struct ApiOptions {
   bool delete_enabled = true;
-  std::uint64_t max_manifest_size = Store::kMaxManifestSize;
   std::size_t max_list_entries = 10000;  // catalog and tags pages without ?n=
 };
 

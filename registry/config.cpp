@@ -132,7 +132,7 @@ Result<Config> load_config(const std::string& path) {
                   "max_list_entries", "max_header_bytes"},
                  p);
       if (auto v = n["max_manifest_bytes"])
-        read_at_least(v, "limits.max_manifest_bytes", 1, config.api.max_manifest_size, p, "a number of bytes");
+        read_at_least(v, "limits.max_manifest_bytes", 1, config.store.max_manifest_bytes, p, "a number of bytes");
       if (auto v = n["max_connections"])
         read_at_least(v, "limits.max_connections", 1, config.server.max_connections, p, "a number");
       if (auto v = n["max_list_entries"])

@@ -4,6 +4,7 @@
 #include "core/result.hpp"
 #include "registry/api.hpp"
 #include "registry/server.hpp"
+#include "registry/store.hpp"
 
 #include <string>
 
@@ -14,6 +15,7 @@ struct Config {
   std::string log_level = "info";
   ServerOptions server;
   ApiOptions api;
+  StoreOptions store;
 };
 
 // Parses "ADDR:PORT" ("[::1]:5000" for IPv6) into the server options.

@@ -7,9 +7,14 @@
 
 namespace rs::registry {
 
+struct FilesystemDriverOptions {
+  // Writers skip the page cache where the file system allows it (filesystem_writer.hpp).
+  bool direct_io = true;
+};
+
 class FilesystemDriver final : public StorageDriver {
  public:
-  explicit FilesystemDriver(std::string root);
+  explicit FilesystemDriver(std::string root, FilesystemDriverOptions options = {});
 
   Result<std::string> get_content(const std::string& path, std::uint64_t max_size) override;
   Result<void> put_content(const std::string& path, std::string_view content) override;
@@ -25,6 +30,7 @@ class FilesystemDriver final : public StorageDriver {
  private:
   std::string full(const std::string& path) const { return root_ + path; }
   std::string root_;
+  FilesystemDriverOptions options_;
 };
 
 // Creates a directory and its parents (mkdir -p).

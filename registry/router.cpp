@@ -2,6 +2,8 @@
 
 #include "registry/names.hpp"
 
+#include <algorithm>
+#include <iterator>
 #include <vector>
 
 namespace rs::registry {
@@ -30,6 +32,7 @@ std::map<std::string, std::string> parse_query(std::string_view q) {
   return out;
 }
 
+// The components of a path: "/v2/a/b" -> "", "v2", "a", "b".
 std::vector<std::string_view> split(std::string_view path) {
   std::vector<std::string_view> parts;
   std::size_t start = 0;
@@ -41,13 +44,192 @@ std::vector<std::string_view> split(std::string_view path) {
   }
 }
 
-std::string join(const std::vector<std::string_view>& parts, std::size_t count) {
-  std::string out;
-  for (std::size_t i = 0; i < count; ++i) {
-    if (i) out += '/';
-    out += parts[i];
+struct Route {
+  std::string_view pattern;
+  std::string_view methods;  // separated by spaces
+  Endpoint endpoint;
+};
+
+// The v2 API. The first pattern that fits the path wins; rows with the same pattern are one
+// resource (and adjacent), and a method none of them lists is answered 405. <name> stands for one or more
+// path components, so the rest of a pattern is matched from the end of the path (a name may
+// hold "blobs" or "manifests"). <name>, <digest> and <uuid> are checked as soon as the path
+// fits, whatever the method; <reference> and <subject> once a row's method was chosen (a
+// tag that may not be written may still be asked for: 404, not 400).
+constexpr Route kRoutes[] = {
+    {"/v2/", "GET HEAD", Endpoint::base},
+    {"/v2", "GET HEAD", Endpoint::base},
+    {"/v2/_catalog", "GET HEAD", Endpoint::catalog},
+    {"/v2/<name>/tags/list", "GET HEAD", Endpoint::list_tags},
+    {"/v2/<name>/blobs/uploads/", "POST", Endpoint::start_upload},
+    {"/v2/<name>/blobs/uploads/<uuid>", "GET", Endpoint::upload_status},
+    {"/v2/<name>/blobs/uploads/<uuid>", "PATCH", Endpoint::patch_upload},
+    {"/v2/<name>/blobs/uploads/<uuid>", "PUT", Endpoint::commit_upload},
+    {"/v2/<name>/blobs/uploads/<uuid>", "DELETE", Endpoint::cancel_upload},
+    {"/v2/<name>/blobs/uploads", "POST", Endpoint::start_upload},
+    {"/v2/<name>/manifests/<reference>", "GET HEAD", Endpoint::get_manifest},
+    {"/v2/<name>/manifests/<reference>", "PUT", Endpoint::put_manifest},
+    {"/v2/<name>/manifests/<reference>", "DELETE", Endpoint::delete_manifest},
+    {"/v2/<name>/blobs/<digest>", "GET HEAD", Endpoint::get_blob},
+    {"/v2/<name>/blobs/<digest>", "DELETE", Endpoint::delete_blob},
+    {"/v2/<name>/referrers/<subject>", "GET HEAD", Endpoint::list_referrers},
+};
+
+// What a pattern's placeholders stand for in one path.
+struct Fit {
+  std::string name;
+  std::string_view digest, uuid, reference, subject;
+};
+
+enum class Slot { literal, name, digest, uuid, reference, subject };
+
+// A pattern split into its components once: those before <name> are matched from the
+// start of the path, those after it from the end.
+struct Shape {
+  struct Segment {
+    std::string_view text;
+    Slot slot;
+  };
+  std::vector<Segment> segments;
+  std::size_t name_at;  // segments.size() when there is no <name>
+  bool has(Slot slot) const {
+    return std::any_of(segments.begin(), segments.end(), [slot](const Segment& s) { return s.slot == slot; });
   }
-  return out;
+};
+
+Slot slot_of(std::string_view segment) {
+  if (segment == "<name>") return Slot::name;
+  if (segment == "<digest>") return Slot::digest;
+  if (segment == "<uuid>") return Slot::uuid;
+  if (segment == "<reference>") return Slot::reference;
+  if (segment == "<subject>") return Slot::subject;
+  return Slot::literal;
+}
+
+const std::vector<Shape>& shapes() {
+  static const std::vector<Shape> kShapes = [] {
+    std::vector<Shape> out;
+    for (const Route& r : kRoutes) {
+      Shape shape{{}, 0};
+      for (std::string_view segment : split(r.pattern)) shape.segments.push_back({segment, slot_of(segment)});
+      shape.name_at = static_cast<std::size_t>(
+          std::find_if(shape.segments.begin(), shape.segments.end(),
+                       [](const Shape::Segment& s) { return s.slot == Slot::name; }) -
+          shape.segments.begin());
+      out.push_back(std::move(shape));
+    }
+    return out;
+  }();
+  return kShapes;
+}
+
+// Whether `path` has the shape of a pattern; if so, `fit` holds the placeholders' text.
+bool fits(const Shape& shape, const std::vector<std::string_view>& path, Fit& fit) {
+  const auto& segments = shape.segments;
+  const bool has_name = shape.name_at < segments.size();
+  const std::size_t prefix = shape.name_at;
+  const std::size_t suffix = has_name ? segments.size() - prefix - 1 : 0;
+  if (has_name ? path.size() < prefix + 1 + suffix : path.size() != segments.size()) return false;
+  for (std::size_t i = 0; i < prefix; ++i)
+    if (segments[i].text != path[i]) return false;
+  if (!has_name) return true;
+  const std::size_t name_end = path.size() - suffix;
+  for (std::size_t j = 0; j < suffix; ++j) {
+    const Shape::Segment& segment = segments[prefix + 1 + j];
+    std::string_view part = path[name_end + j];
+    switch (segment.slot) {
+      case Slot::literal:
+        if (segment.text != part) return false;
+        break;
+      case Slot::digest: fit.digest = part; break;
+      case Slot::uuid: fit.uuid = part; break;
+      case Slot::reference: fit.reference = part; break;
+      case Slot::subject: fit.subject = part; break;
+      case Slot::name: return false;  // (one <name> per pattern)
+    }
+  }
+  for (std::size_t i = prefix; i < name_end; ++i) {
+    if (i > prefix) fit.name += '/';
+    fit.name += path[i];
+  }
+  return true;
+}
+
+bool lists_method(std::string_view methods, std::string_view method) {
+  while (!methods.empty()) {
+    auto space = methods.find(' ');
+    if (methods.substr(0, space) == method) return true;
+    methods = space == std::string_view::npos ? std::string_view() : methods.substr(space + 1);
+  }
+  return false;
+}
+
+RouteError error(int status, std::string code, std::string message) {
+  return RouteError{status, std::move(code), std::move(message)};
+}
+
+RouteError digest_invalid(const Error& e) { return error(400, "DIGEST_INVALID", e.message); }
+
+// A manifest reference: a digest if it has a ':', else a tag. An invalid tag is unknown
+// to a read (404) and refused for a write (400).
+std::optional<RouteError> parse_reference(std::string_view text, bool for_write, Reference& out) {
+  if (text.find(':') != std::string_view::npos) {
+    auto d = Digest::parse(text);
+    if (!d) return digest_invalid(d.error());
+    out.digest = std::move(*d);
+    return std::nullopt;
+  }
+  if (!valid_tag(text)) {
+    if (for_write) return error(400, "TAG_INVALID", "invalid tag '" + std::string(text) + "'");
+    return error(404, "MANIFEST_UNKNOWN", "manifest unknown");
+  }
+  out.tag = std::string(text);
+  return std::nullopt;
+}
+
+// The values a route takes besides its path: checked once its method chose it.
+std::optional<RouteError> parse_route_values(Endpoint endpoint, const Fit& fit, RouteMatch& m) {
+  switch (endpoint) {
+    case Endpoint::get_manifest:
+    case Endpoint::delete_manifest:
+      return parse_reference(fit.reference, false, m.reference);
+    case Endpoint::put_manifest:
+      return parse_reference(fit.reference, true, m.reference);
+    case Endpoint::list_referrers: {
+      auto d = Digest::parse(fit.subject);
+      if (!d) return digest_invalid(d.error());
+      m.digest = std::move(*d);
+      return std::nullopt;
+    }
+    case Endpoint::start_upload: {
+      // Cross-repository mount (?mount=&from=) and single-request upload (?digest=).
+      // (m.mount is set only once ?from= is valid too: with an error, m.mount says that
+      // the error is the ?digest= one, which the API refuses only if the mount fails.)
+      if (m.has_query("mount")) {
+        auto d = Digest::parse(m.query_value("mount"));
+        if (!d) return digest_invalid(d.error());
+        std::string from = m.query_value("from");
+        if (!from.empty() && !valid_repository_name(from))
+          return error(400, "NAME_INVALID", "invalid repository name in 'from'");
+        m.mount = std::move(*d);
+        m.mount_from = std::move(from);
+      }
+      if (m.has_query("digest")) {
+        auto d = Digest::parse(m.query_value("digest"));
+        if (!d) return digest_invalid(d.error());
+        m.monolithic = std::move(*d);
+      }
+      return std::nullopt;
+    }
+    case Endpoint::commit_upload: {
+      auto d = Digest::parse(m.query_value("digest"));
+      if (!d) return digest_invalid(d.error().with_context("query parameter 'digest'"));
+      m.digest = std::move(*d);
+      return std::nullopt;
+    }
+    default:
+      return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -72,56 +254,56 @@ bool percent_decode(std::string_view in, std::string& out) {
   return true;
 }
 
-Route match_route(std::string_view target) {
-  Route route;
+RouteMatch match_route(std::string_view method, std::string_view target) {
+  RouteMatch m;
   auto qmark = target.find('?');
   std::string_view path = target.substr(0, qmark);
-  if (qmark != std::string_view::npos) route.query = parse_query(target.substr(qmark + 1));
+  if (qmark != std::string_view::npos) m.query = parse_query(target.substr(qmark + 1));
+  const auto parts = split(path);
 
-  if (path == "/v2" || path == "/v2/") {
-    route.kind = RouteKind::base;
-    return route;
-  }
-  if (path.substr(0, 4) != "/v2/") return route;
-  path.remove_prefix(4);
-  if (path == "_catalog") {
-    route.kind = RouteKind::catalog;
-    return route;
-  }
-
-  // The name may hold '/', so the endpoint is recognised from the end of the path.
-  auto parts = split(path);
-  const std::size_t n = parts.size();
-  std::size_t name_parts = 0;
-  if (n >= 3 && parts[n - 2] == "tags" && parts[n - 1] == "list") {
-    route.kind = RouteKind::tags_list;
-    name_parts = n - 2;
-  } else if (n >= 4 && parts[n - 3] == "blobs" && parts[n - 2] == "uploads") {
-    route.kind = parts[n - 1].empty() ? RouteKind::upload_start : RouteKind::upload;
-    route.reference = std::string(parts[n - 1]);
-    name_parts = n - 3;
-  } else if (n >= 3 && parts[n - 2] == "blobs" && parts[n - 1] == "uploads") {
-    route.kind = RouteKind::upload_start;  // without the trailing slash
-    name_parts = n - 2;
-  } else if (n >= 3 && parts[n - 2] == "manifests") {
-    route.kind = RouteKind::manifest;
-    name_parts = n - 2;
-  } else if (n >= 3 && parts[n - 2] == "blobs") {
-    route.kind = RouteKind::blob;
-    name_parts = n - 2;
-  } else if (n >= 3 && parts[n - 2] == "referrers") {
-    route.kind = RouteKind::referrers;
-    name_parts = n - 2;
-  } else {
+  const auto& all = shapes();
+  Fit fit;
+  std::size_t fitted = 0;
+  while (fitted < all.size() && !fits(all[fitted], parts, fit)) fit = Fit{}, ++fitted;
+  if (fitted == all.size()) {
     // No endpoint: a bad name is still reported as such, which is what clients act on.
-    route.kind = valid_repository_name(path) ? RouteKind::not_found : RouteKind::invalid_name;
-    return route;
+    const bool bad_name = path.substr(0, 4) == "/v2/" && !valid_repository_name(path.substr(4));
+    m.error = bad_name ? error(400, "NAME_INVALID", "invalid repository name")
+                       : error(404, "NOT_FOUND", "no such endpoint");
+    return m;
   }
-  if (route.kind != RouteKind::upload && route.kind != RouteKind::upload_start && route.kind != RouteKind::tags_list)
-    route.reference = std::string(parts[n - 1]);
-  route.name = join(parts, name_parts);
-  if (!valid_repository_name(route.name)) route.kind = RouteKind::invalid_name;
-  return route;
+  const Shape& shape = all[fitted];
+  if (shape.has(Slot::name) && !valid_repository_name(fit.name)) {
+    m.error = error(400, "NAME_INVALID", "invalid repository name");
+    return m;
+  }
+  m.name = std::move(fit.name);
+  if (shape.has(Slot::digest)) {
+    auto d = Digest::parse(fit.digest);
+    if (!d) {
+      m.error = digest_invalid(d.error());
+      return m;
+    }
+    m.digest = std::move(*d);
+  }
+  if (shape.has(Slot::uuid)) {
+    if (!valid_upload_id(fit.uuid)) {
+      m.error = error(404, "BLOB_UPLOAD_UNKNOWN", "blob upload unknown to registry");
+      return m;
+    }
+    m.upload_id = std::string(fit.uuid);
+  }
+
+  // The rows of one resource are adjacent in the table.
+  for (std::size_t i = fitted; i < all.size() && kRoutes[i].pattern == kRoutes[fitted].pattern; ++i) {
+    if (lists_method(kRoutes[i].methods, method)) {
+      m.endpoint = kRoutes[i].endpoint;
+      m.error = parse_route_values(m.endpoint, fit, m);
+      return m;
+    }
+  }
+  m.error = error(405, "UNSUPPORTED", "method not allowed on this endpoint");
+  return m;
 }
 
 }  // namespace rs::registry

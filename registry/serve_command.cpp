@@ -79,7 +79,7 @@ int serve_command(const std::vector<std::string>& argv) {
     return 3;
   }
   FilesystemDriver driver(config.root);
-  Store store(driver);
+  Store store(driver, config.store);
   Api api(store, config.api);
   Server server(api, config.server);
   auto port = server.listen();

@@ -31,6 +31,8 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -203,6 +205,16 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
  private:
+  using HeaderParser = http::request_parser<http::empty_body>;
+
+  // How reading a request body ended: whole, stopped by the sink (with its answer), or
+  // failed (why).
+  struct BodyEnd {
+    bool complete = false;
+    std::optional<Response> early;
+    beast::error_code error;
+  };
+
   // Sets the deadline of the next read or write. Moving it later costs nothing (the
   // watchdog looks again when its timer fires); moving it earlier re-arms the timer.
   void arm(std::chrono::seconds timeout) {
@@ -221,6 +233,7 @@ class Session : public std::enable_shared_from_this<Session> {
   net::awaitable<void> watchdog(std::shared_ptr<Session>) {
     while (socket_.is_open()) {
       if (deadline_ <= Clock::now()) {
+        timed_out_ = true;
         close();
         co_return;
       }
@@ -230,13 +243,39 @@ class Session : public std::enable_shared_from_this<Session> {
     }
   }
 
+  // Ends no one needs to hear about: the client closed or reset the connection, the server
+  // is shutting down, or the connection sat idle past its timeout.
+  bool ordinary_end(const beast::error_code& ec) const {
+    if (ec == http::error::end_of_stream || ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::broken_pipe)
+      return true;
+    return (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) && (server_.stopping || idle_);
+  }
+
+  std::string cause(const beast::error_code& ec) const {
+    return timed_out_ ? "timed out" : !failure_detail_.empty() ? failure_detail_ : ec.message();
+  }
+
+  // Every failed step of a connection is reported here, once, before the connection ends.
+  void fail(const beast::error_code& ec, std::string_view what) {
+    if (ordinary_end(ec)) server_.log->debug("{}: {}: {}", remote_, what, cause(ec));
+    else server_.log->warn("{}: {}: {}", remote_, what, cause(ec));
+  }
+
   net::awaitable<void> run(std::shared_ptr<Session>);
-  net::awaitable<bool> read_body(http::request_parser<http::empty_body>& parser, BodySink& sink,
-                                 std::optional<Response>& early, std::uint64_t& received);
-  net::awaitable<bool> write_response(Response& response, bool head, bool keep_alive, unsigned version = 11);
+  net::awaitable<bool> read_request(HeaderParser& parser);
+  net::awaitable<bool> serve(HeaderParser& parser);
+  net::awaitable<std::optional<Response>> answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
+                                                      std::uint64_t& received, bool& unread_body);
+  net::awaitable<BodyEnd> read_body(HeaderParser& parser, BodySink& sink, std::uint64_t& received);
+  net::awaitable<BodyEnd> read_sized_body(std::uint64_t length, BodySink& sink, std::uint64_t& received);
+  net::awaitable<BodyEnd> read_chunked_body(HeaderParser& header_parser, BodySink& sink, std::uint64_t& received);
+  net::awaitable<beast::error_code> write_response(Response& response, bool head, bool keep_alive,
+                                                   unsigned version = 11);
   void serialize_head(const Response& response, bool keep_alive, unsigned version);
   net::awaitable<void> linger();
-  net::awaitable<bool> send_file(int fd, std::uint64_t offset, std::uint64_t length);
+  net::awaitable<beast::error_code> send_file(int fd, std::uint64_t offset, std::uint64_t length);
+  net::awaitable<beast::error_code> copy_file(FileReader& file, std::uint64_t offset, std::uint64_t length);
 
   Server::Impl& server_;
   AccessLog& access_log_;
@@ -245,84 +284,115 @@ class Session : public std::enable_shared_from_this<Session> {
   Clock::time_point deadline_ = Clock::now() + std::chrono::seconds(60);
   beast::flat_buffer buffer_;
   std::unique_ptr<char[]> chunk_;
-  std::string head_;  // the response head being written
+  std::string head_;    // the response head being written
+  std::string remote_;  // the client's address, for the logs
   bool idle_ = true;
+  bool timed_out_ = false;        // the watchdog closed the connection
+  std::string failure_detail_;   // what failed when no error code says it (a file read)
 };
 
+Request to_request(const http::request_header<>& head) {
+  Request req;
+  req.method = std::string(head.method_string());
+  req.target = std::string(head.target());
+  req.headers.reserve(8);
+  for (const auto& f : head) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
+  return req;
+}
+
 net::awaitable<void> Session::run(std::shared_ptr<Session>) {
-  const ServerOptions& opt = server_.options;
   beast::error_code ec;
-  std::string remote;
-  if (auto ep = socket_.remote_endpoint(ec); !ec) remote = ep.address().to_string();
-
+  if (auto ep = socket_.remote_endpoint(ec); !ec) remote_ = ep.address().to_string();
   while (!server_.stopping) {
-    http::request_parser<http::empty_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(opt.max_header_bytes));
-    // Bodies go to sinks, which enforce their own limits. (Beast 1.74 compares the
-    // limit as an optional, so boost::none would refuse every body: use the maximum.)
-    parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-    idle_ = true;
-    arm(opt.idle_timeout);
-    co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
-    idle_ = false;
-    if (ec) {
-      if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-          socket_.is_open()) {
-        // A malformed request gets a plain answer before the connection closes.
-        Response bad = error_response(400, "BAD_REQUEST", ec.message());
-        co_await write_response(bad, false, false);
-      }
-      break;
-    }
-    const auto started = Clock::now();
-    const auto& head = parser.get();
-    Request req;
-    req.method = std::string(head.method_string());
-    req.target = std::string(head.target());
-    req.headers.reserve(8);
-    for (const auto& f : head) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
-    bool keep_alive = head.keep_alive();
-    const unsigned version = head.version();
-
-    Dispatch d = server_.api.handle(req);
-    Response response;
-    std::uint64_t received = 0;
-    bool unread_body = false;
-    if (d.sink) {
-      std::optional<Response> early;
-      bool complete = co_await read_body(parser, *d.sink, early, received);
-      if (early) {
-        response = std::move(*early);
-        keep_alive = false;  // the rest of the body is not read
-        unread_body = true;
-      } else if (!complete) {
-        server_.log->info("{} {} {} aborted after {} bytes: {}", remote, req.method, req.target, received,
-                          "client went away or timed out");
-        break;
-      } else {
-        response = d.sink->finish();
-      }
-      d.sink.reset();
-    } else {
-      response = std::move(d.response);
-      if (!parser.is_done()) {  // an unwanted body is not read
-        keep_alive = false;
-        unread_body = true;
-      }
-    }
-    keep_alive = keep_alive && !server_.stopping;
-    const std::uint64_t sent = req.method == "HEAD" ? 0 : response.content_length();
-    bool written = co_await write_response(response, req.method == "HEAD", keep_alive, version);
-
-    if (opt.access_log && server_.log->should_log(spdlog::level::info)) {
-      auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
-      access_log_.line("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote, req.method, req.target, response.status,
-                       received, sent, ms);
-    }
-    if (written && unread_body) co_await linger();
-    if (!written || !keep_alive) break;
+    HeaderParser parser;
+    if (!co_await read_request(parser)) break;
+    if (!co_await serve(parser)) break;
   }
   close();
+}
+
+// Waits for the next request's header; false when the connection ends instead.
+net::awaitable<bool> Session::read_request(HeaderParser& parser) {
+  parser.header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
+  // Bodies go to sinks, which enforce their own limits. (Beast 1.74 compares the
+  // limit as an optional, so boost::none would refuse every body: use the maximum.)
+  parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  idle_ = true;
+  arm(server_.options.idle_timeout);
+  beast::error_code ec;
+  co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
+  if (!ec) {
+    idle_ = false;
+    co_return true;
+  }
+  // (Still idle_ while reporting: a connection closed between requests is an ordinary end.)
+  fail(ec, "read request");
+  idle_ = false;
+  if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_target).category() &&
+      socket_.is_open()) {
+    // A malformed request gets a plain answer before the connection closes.
+    Response bad = error_response(400, "BAD_REQUEST", ec.message());
+    if (auto e = co_await write_response(bad, false, false)) fail(e, "write response");
+  }
+  co_return false;
+}
+
+// Hands a request to the API, feeds its body to the API's sink, writes the answer and the
+// access line; false when the connection ends after it.
+net::awaitable<bool> Session::serve(HeaderParser& parser) {
+  const auto started = Clock::now();
+  const Request req = to_request(parser.get());
+  bool keep_alive = parser.get().keep_alive();
+  const unsigned version = parser.get().version();
+
+  Dispatch d = server_.api.handle(req);
+  Response response;
+  std::uint64_t received = 0;
+  bool unread_body = false;
+  if (d.sink) {
+    auto answer = co_await answer_body(parser, req, *d.sink, received, unread_body);
+    d.sink.reset();
+    if (!answer) co_return false;
+    response = std::move(*answer);
+  } else {
+    response = std::move(d.response);
+    unread_body = !parser.is_done();  // an unwanted body is not read
+  }
+  // (The rest of an unread body would be taken for the next request.)
+  keep_alive = keep_alive && !unread_body && !server_.stopping;
+  const std::uint64_t sent = req.method == "HEAD" ? 0 : response.content_length();
+  const beast::error_code written = co_await write_response(response, req.method == "HEAD", keep_alive, version);
+
+  if (server_.options.access_log && server_.log->should_log(spdlog::level::info)) {
+    auto ms = std::chrono::duration<double, std::milli>(Clock::now() - started).count();
+    access_log_.line("{} \"{} {}\" {} in={} out={} {:.1f}ms", remote_, req.method, req.target, response.status,
+                     received, sent, ms);
+  }
+  if (written) {
+    fail(written, "write response to " + req.method + " " + req.target);
+    co_return false;
+  }
+  if (unread_body) co_await linger();
+  co_return keep_alive;
+}
+
+// The answer to a request whose body goes to `sink`: the sink's once the body has arrived,
+// or the one it stopped with (then `unread_body`); none when the body stopped arriving,
+// which is logged with the request.
+net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
+                                                             std::uint64_t& received, bool& unread_body) {
+  BodyEnd body = co_await read_body(parser, sink, received);
+  if (body.early) {
+    unread_body = true;
+    co_return std::move(body.early);
+  }
+  if (!body.complete) {
+    // (Whatever the cause, an ordinary end or not, it ended a request: info, as the access line.)
+    server_.log->info("{} {} {} aborted after {} bytes: {}", remote_, req.method, req.target, received,
+                      cause(body.error));
+    co_return std::nullopt;
+  }
+  co_return sink.finish();
 }
 
 // After answering before the whole body arrived (an error mid-upload), reads and drops what
@@ -334,61 +404,65 @@ net::awaitable<void> Session::linger() {
   if (!chunk_) chunk_.reset(new char[kBodyChunk]);
   const auto until = Clock::now() + kLinger;
   arm(std::chrono::duration_cast<std::chrono::seconds>(kLinger));
+  // (It ends with an error by design: the client's close, or the watchdog's.)
   while (!ec && Clock::now() < until)
     co_await socket_.async_read_some(net::buffer(chunk_.get(), kBodyChunk), redirect(ec));
 }
 
-net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& header_parser, BodySink& sink,
-                                        std::optional<Response>& early, std::uint64_t& received) {
-  beast::error_code ec;
+net::awaitable<Session::BodyEnd> Session::read_body(HeaderParser& header_parser, BodySink& sink,
+                                                    std::uint64_t& received) {
   if (beast::iequals(header_parser.get()[http::field::expect], "100-continue")) {
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     arm(server_.options.io_timeout);
+    beast::error_code ec;
     co_await net::async_write(socket_, net::buffer(kContinue, sizeof kContinue - 1), redirect(ec));
-    if (ec) co_return false;
+    if (ec) co_return BodyEnd{false, std::nullopt, ec};
   }
-  if (header_parser.is_done()) co_return true;
+  if (header_parser.is_done()) co_return BodyEnd{true, std::nullopt, {}};
   if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+  if (!header_parser.chunked() && header_parser.content_length())
+    co_return co_await read_sized_body(*header_parser.content_length(), sink, received);
+  co_return co_await read_chunked_body(header_parser, sink, received);
+}
 
-  if (!header_parser.chunked() && header_parser.content_length()) {
-    // A body of known length goes straight from the socket into the sink: no parser,
-    // no copy through the header buffer, reads as large as the chunk.
-    std::uint64_t left = *header_parser.content_length();
-    auto buffered = buffer_.data();
-    std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffered.size()));
+// A body of known length goes straight from the socket into the sink: no parser, no copy
+// through the header buffer, reads as large as the chunk.
+net::awaitable<Session::BodyEnd> Session::read_sized_body(std::uint64_t left, BodySink& sink,
+                                                          std::uint64_t& received) {
+  // First what arrived with the header.
+  auto buffered = buffer_.data();
+  std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, buffered.size()));
+  if (n > 0) {
+    received += n;
+    if (auto stop = sink.write(static_cast<const char*>(buffered.data()), n)) co_return BodyEnd{false, std::move(stop), {}};
+    buffer_.consume(n);
+    left -= n;
+  }
+  beast::error_code ec;
+  while (left > 0) {
+    arm(server_.options.io_timeout);
+    // Into the sink's own buffer when it has one (an upload's disk buffer): one copy less.
+    std::span<char> into = sink.buffer();
+    if (into.empty()) into = {chunk_.get(), kBodyChunk};
+    std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, into.size()));
+    n = co_await socket_.async_read_some(net::buffer(into.data(), want), redirect(ec));
     if (n > 0) {
       received += n;
-      if (auto stop = sink.write(static_cast<const char*>(buffered.data()), n)) {
-        early = std::move(stop);
-        co_return false;
-      }
-      buffer_.consume(n);
       left -= n;
+      if (auto stop = sink.write(into.data(), n)) co_return BodyEnd{false, std::move(stop), {}};
     }
-    while (left > 0) {
-      arm(server_.options.io_timeout);
-      // Into the sink's own buffer when it has one (an upload's disk buffer): one copy less.
-      std::span<char> into = sink.buffer();
-      if (into.empty()) into = {chunk_.get(), kBodyChunk};
-      std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, into.size()));
-      n = co_await socket_.async_read_some(net::buffer(into.data(), want), redirect(ec));
-      if (n > 0) {
-        received += n;
-        left -= n;
-        if (auto stop = sink.write(into.data(), n)) {
-          early = std::move(stop);
-          co_return false;
-        }
-      }
-      if (ec) co_return false;
-    }
-    co_return true;
+    if (ec) co_return BodyEnd{false, std::nullopt, ec};
   }
+  co_return BodyEnd{true, std::nullopt, {}};
+}
 
-  // Chunked transfer encoding: Beast's parser removes the framing.
+// Chunked transfer encoding: Beast's parser removes the framing.
+net::awaitable<Session::BodyEnd> Session::read_chunked_body(HeaderParser& header_parser, BodySink& sink,
+                                                            std::uint64_t& received) {
   buffer_.reserve(64 * 1024);
   http::request_parser<http::buffer_body> parser(std::move(header_parser));
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
+  beast::error_code ec;
   while (!parser.is_done()) {
     auto& body = parser.get().body();
     body.data = chunk_.get();
@@ -399,17 +473,16 @@ net::awaitable<bool> Session::read_body(http::request_parser<http::empty_body>& 
     std::size_t n = kBodyChunk - body.size;
     if (n > 0) {
       received += n;
-      if (auto stop = sink.write(chunk_.get(), n)) {
-        early = std::move(stop);
-        co_return false;
-      }
+      if (auto stop = sink.write(chunk_.get(), n)) co_return BodyEnd{false, std::move(stop), {}};
     }
-    if (ec) co_return false;
+    if (ec) co_return BodyEnd{false, std::nullopt, ec};
   }
-  co_return true;
+  co_return BodyEnd{true, std::nullopt, {}};
 }
 
-net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_alive, unsigned version) {
+// Writes the head and the body (from memory, by sendfile, or copied from a reader); the
+// error of the step that failed, if one did.
+net::awaitable<beast::error_code> Session::write_response(Response& r, bool head, bool keep_alive, unsigned version) {
   const bool body = !(head || r.status == 204 || r.status == 304);
   serialize_head(r, keep_alive, version);
   beast::error_code ec;
@@ -418,22 +491,28 @@ net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_a
     // Small bodies (manifests, listings, errors) leave with the header in one write.
     std::array<net::const_buffer, 2> both{net::buffer(head_), net::buffer(r.body)};
     co_await net::async_write(socket_, both, redirect(ec));
-    co_return !ec;
+    co_return ec;
   }
   // A file response is corked so that the header and the first pages share packets.
   Cork cork(socket_.native_handle(), body && r.file);
   co_await net::async_write(socket_, net::buffer(head_), redirect(ec));
-  if (ec) co_return false;
-  if (!body) co_return true;
+  if (ec || !body) co_return ec;
   if (int fd = r.file->native_handle(); fd >= 0) co_return co_await send_file(fd, r.file_offset, r.file_length);
-  // A driver without file descriptors: copy through a buffer.
+  co_return co_await copy_file(*r.file, r.file_offset, r.file_length);
+}
+
+// A driver without file descriptors: the file is copied through a buffer.
+net::awaitable<beast::error_code> Session::copy_file(FileReader& file, std::uint64_t offset, std::uint64_t left) {
   if (!chunk_) chunk_.reset(new char[kBodyChunk]);
-  std::uint64_t left = r.file_length;
+  beast::error_code ec;
   // Readers without descriptors start at 0: skip to the offset.
-  std::uint64_t skip = r.file_offset;
+  std::uint64_t skip = offset;
   while (left > 0) {
-    auto n = r.file->read(chunk_.get(), kBodyChunk);
-    if (!n || *n == 0) co_return false;
+    auto n = file.read(chunk_.get(), kBodyChunk);
+    if (!n || *n == 0) {
+      failure_detail_ = n ? "the file is shorter than it was" : n.error().message;
+      co_return make_error_code(beast::errc::io_error);
+    }
     std::size_t use = *n, from = 0;
     if (skip) {
       std::size_t s = static_cast<std::size_t>(std::min<std::uint64_t>(skip, use));
@@ -445,10 +524,10 @@ net::awaitable<bool> Session::write_response(Response& r, bool head, bool keep_a
     if (!use) continue;
     arm(server_.options.io_timeout);
     co_await net::async_write(socket_, net::buffer(chunk_.get() + from, use), redirect(ec));
-    if (ec) co_return false;
+    if (ec) co_return ec;
     left -= use;
   }
-  co_return true;
+  co_return ec;
 }
 
 // The status line and header fields, written by hand into a buffer the connection keeps:
@@ -480,10 +559,10 @@ void Session::serialize_head(const Response& r, bool keep_alive, unsigned versio
 }
 
 // Zero-copy download: the kernel moves page-cache pages to the socket.
-net::awaitable<bool> Session::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
+net::awaitable<beast::error_code> Session::send_file(int fd, std::uint64_t offset, std::uint64_t length) {
   beast::error_code ec;
   socket_.native_non_blocking(true, ec);
-  if (ec) co_return false;
+  if (ec) co_return ec;
   off_t off = static_cast<off_t>(offset);
   while (length > 0) {
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 30));
@@ -492,14 +571,17 @@ net::awaitable<bool> Session::send_file(int fd, std::uint64_t offset, std::uint6
       length -= static_cast<std::uint64_t>(n);
       continue;
     }
-    if (n == 0) co_return false;  // the file is shorter than it was
+    if (n == 0) {
+      failure_detail_ = "the file is shorter than it was";
+      co_return make_error_code(beast::errc::io_error);
+    }
     if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return false;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) co_return beast::error_code(errno, beast::system_category());
     arm(server_.options.io_timeout);
     co_await socket_.async_wait(tcp::socket::wait_write, redirect(ec));
-    if (ec) co_return false;
+    if (ec) co_return ec;
   }
-  co_return true;
+  co_return ec;
 }
 
 net::awaitable<void> Server::Impl::accept_loop() {

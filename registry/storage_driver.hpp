@@ -1,7 +1,9 @@
 // The storage driver contract: a small file-system-like interface that the registry's
 // storage layer is written against (as distribution's storagedriver.StorageDriver).
 // Paths are absolute driver paths ("/docker/registry/v2/..."), already validated.
-// FilesystemDriver is the default; an object-store driver can hold the same layout.
+// FilesystemDriver is the default, MemoryDriver serves tests; an object-store driver can
+// hold the same layout. tests/registry/storage_driver_suite.hpp checks every rule below,
+// and every driver passes it.
 #pragma once
 
 #include "core/result.hpp"

@@ -89,7 +89,7 @@ std::optional<Digest> TagCache::find(const std::string& path, const FileVersion&
 
 void TagCache::insert(const std::string& path, const FileVersion& version, const Digest& d) {
   std::lock_guard lock(mutex_);
-  if (entries_.size() >= kMaxEntries) entries_.clear();
+  if (entries_.size() >= max_entries_) entries_.clear();
   entries_.insert_or_assign(path, Entry{version, d});
 }
 
@@ -98,7 +98,11 @@ void TagCache::erase(const std::string& path) {
   entries_.erase(path);
 }
 
-Store::Store(StorageDriver& driver) : driver_(driver), manifests_(kManifestCacheBytes) {}
+Store::Store(StorageDriver& driver, StoreOptions options)
+    : driver_(driver),
+      options_(options),
+      manifests_(options.manifest_cache_bytes),
+      tags_(options.tag_cache_entries) {}
 Store::~Store() = default;
 
 void Store::release_upload(UploadWriter& writer) {
@@ -108,7 +112,7 @@ void Store::release_upload(UploadWriter& writer) {
 }
 
 Result<Digest> Store::read_link(const std::string& path) {
-  auto content = driver_.get_content(path, 256);
+  auto content = driver_.get_content(path, options_.max_link_bytes);
   if (!content) return content.error();
   auto d = Digest::parse(*content);
   if (!d) return d.error().with_context("link '" + path + "'");
@@ -119,7 +123,7 @@ Result<Hasher> Store::hash_file(const std::string& path, DigestAlgorithm algorit
   auto reader = driver_.reader(path);
   if (!reader) return reader.error();
   Hasher h(algorithm);
-  std::vector<char> buf(1 << 20);
+  std::vector<char> buf(options_.hash_buffer_bytes);
   while (limit > 0) {
     auto n = (*reader)->read(buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit)));
     if (!n) return n.error();
@@ -274,7 +278,7 @@ Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest
   if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
   auto content = manifests_.find(d);
   if (!content) {
-    auto bytes = driver_.get_content(paths::blob_data(d), kMaxManifestSize);
+    auto bytes = driver_.get_content(paths::blob_data(d), options_.max_manifest_bytes);
     if (!bytes) return bytes.error();
     std::string type = stored_media_type(*bytes);
     content = std::make_shared<const ManifestContent>(ManifestContent{std::move(*bytes), std::move(type)});

@@ -21,6 +21,18 @@ namespace rs::registry {
 
 class Store;
 
+// Every limit the store keeps to. The defaults are the config's (config.hpp).
+struct StoreOptions {
+  // Manifests are accepted (API) and read back up to this size: limits.max_manifest_bytes.
+  std::uint64_t max_manifest_bytes = 4 * 1024 * 1024;
+  std::size_t manifest_cache_bytes = 16 * 1024 * 1024;
+  std::size_t tag_cache_entries = 65536;
+  // A link file holds "sha512:<128 hex>" at most: anything longer is not a link.
+  std::uint64_t max_link_bytes = 256;
+  // Reads while hashing an upload's data again (after a restart, for another algorithm).
+  std::size_t hash_buffer_bytes = 1 << 20;
+};
+
 // Appends to one upload, hashing as it goes. Exclusive: a second open of the same upload
 // fails with Errc::conflict while this one lives.
 class UploadWriter {
@@ -83,27 +95,27 @@ class ManifestCache {
 // inode and new times, even when written by another process sharing the directory.
 class TagCache {
  public:
+  explicit TagCache(std::size_t max_entries) : max_entries_(max_entries) {}
   std::optional<Digest> find(const std::string& path, const FileVersion& version);
   void insert(const std::string& path, const FileVersion& version, const Digest& d);
   void erase(const std::string& path);
 
  private:
-  static constexpr std::size_t kMaxEntries = 65536;
   struct Entry {
     FileVersion version;
     Digest digest;
   };
+  std::size_t max_entries_;
   std::mutex mutex_;
   std::unordered_map<std::string, Entry> entries_;
 };
 
 class Store {
  public:
-  static constexpr std::uint64_t kMaxManifestSize = 4 * 1024 * 1024;
-  static constexpr std::size_t kManifestCacheBytes = 16 * 1024 * 1024;
-
-  explicit Store(StorageDriver& driver);
+  explicit Store(StorageDriver& driver, StoreOptions options = {});
   ~Store();
+
+  const StoreOptions& options() const { return options_; }
 
   // Blobs. A blob is visible in a repository when it is linked there (as a layer or as a
   // manifest revision) and its data exists.
@@ -148,6 +160,7 @@ class Store {
                            std::uint64_t limit = UINT64_MAX);
 
   StorageDriver& driver_;
+  const StoreOptions options_;
   ManifestCache manifests_;
   TagCache tags_;
   std::mutex uploads_mutex_;

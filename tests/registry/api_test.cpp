@@ -17,11 +17,11 @@ namespace {
 struct Harness {
   rs::testing::TempDir dir;
   FilesystemDriver driver{dir.str()};
-  Store store{driver};
+  Store store;
   ApiOptions options;
   Api api{store, options};
 
-  explicit Harness(ApiOptions o = {}) : options(o), api(store, options) {}
+  explicit Harness(ApiOptions o = {}, StoreOptions s = {}) : store(driver, s), options(o), api(store, options) {}
 
   Response call(const std::string& method, const std::string& target, const std::string& body = "",
                 std::vector<Header> headers = {}) {
@@ -198,14 +198,28 @@ TEST_CASE("manifests: push by tag, pull by tag and digest, missing blobs refused
 }
 
 TEST_CASE("manifest size limit") {
-  ApiOptions o;
-  o.max_manifest_size = 100;
-  Harness h(o);
+  StoreOptions o;
+  o.max_manifest_bytes = 100;
+  Harness h({}, o);
   auto r = h.call("PUT", "/v2/app/manifests/v1", std::string(101, ' '), kOciType);
   CHECK(r.status == 413);
   CHECK(error_code(r) == "SIZE_INVALID");
   auto declared = h.call("PUT", "/v2/app/manifests/v1", "", {{"Content-Length", "5000000"}});
   CHECK(declared.status == 413);
+}
+
+TEST_CASE("a raised manifest limit holds for reading back too") {
+  StoreOptions o;
+  o.max_manifest_bytes = 6 << 20;
+  Harness h({}, o);
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  // Over the default limit (4 MiB), within this one.
+  auto body = manifest_for(config, layer, 2, 1, R"(,"annotations":{"pad":")" + std::string(5 << 20, 'x') + "\"}");
+  REQUIRE(h.call("PUT", "/v2/app/manifests/big", body, kOciType).status == 201);
+  auto get = h.call("GET", "/v2/app/manifests/big");
+  CHECK(get.status == 200);
+  CHECK(get.body.size() == body.size());
 }
 
 TEST_CASE("delete by tag removes the tag, by digest the manifest and its tags") {
@@ -237,6 +251,27 @@ TEST_CASE("delete disabled") {
   auto r = h.call("DELETE", "/v2/app/manifests/latest");
   CHECK(r.status == 405);
   CHECK(error_code(r) == "UNSUPPORTED");
+}
+
+TEST_CASE("the order of refusals: deletion switched off, a manifest's size, then its reference") {
+  ApiOptions o;
+  o.delete_enabled = false;
+  Harness off(o);
+  CHECK(error_code(off.call("DELETE", "/v2/app/manifests/.bad")) == "UNSUPPORTED");
+  CHECK(error_code(off.call("DELETE", "/v2/app/blobs/sha256:zz")) == "DIGEST_INVALID");
+  CHECK(error_code(off.call("DELETE", "/v2/app/blobs/sha256:" + std::string(64, 'a'))) == "UNSUPPORTED");
+
+  Harness h;
+  auto declared = h.call("PUT", "/v2/app/manifests/.bad", "", {{"Content-Length", "5000000"}});
+  CHECK(error_code(declared) == "SIZE_INVALID");
+  // The body of a PUT to a bad tag is read, then refused.
+  Request req{"PUT", "/v2/app/manifests/.bad", kOciType};
+  Dispatch d = h.api.handle(req);
+  REQUIRE(d.sink);
+  REQUIRE_FALSE(d.sink->write("{}", 2));
+  auto r = d.sink->finish();
+  CHECK(r.status == 400);
+  CHECK(error_code(r) == "TAG_INVALID");
 }
 
 TEST_CASE("tags and catalog: sorted, paginated with Link") {
@@ -271,6 +306,17 @@ TEST_CASE("mount falls back to a session when the source lacks the blob") {
   auto r = h.call("POST", "/v2/b/blobs/uploads/?mount=sha256:" + std::string(64, 'e') + "&from=a");
   CHECK(r.status == 202);
   CHECK(r.header("Location").find("/v2/b/blobs/uploads/") == 0);
+}
+
+TEST_CASE("a mount that succeeds is not refused for a bad digest beside it; one that falls back is") {
+  Harness h;
+  auto blob = h.push_blob("a", "mounted");
+  auto mounted = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob + "&from=a&digest=sha256:zz");
+  CHECK(mounted.status == 201);
+  auto fallback = h.call("POST", "/v2/c/blobs/uploads/?mount=" + blob + "&from=nowhere&digest=sha256:zz");
+  CHECK(fallback.status == 400);
+  CHECK(error_code(fallback) == "DIGEST_INVALID");
+  CHECK(h.files_under("repositories/c") == 0);
 }
 
 TEST_CASE("referrers: subject header on push, listing with artifactType filter") {

@@ -1,6 +1,7 @@
 #include "registry/store.hpp"
 
 #include "registry/filesystem_driver.hpp"
+#include "registry/memory_driver.hpp"
 #include "registry/paths.hpp"
 #include "temp_dir.hpp"
 
@@ -45,9 +46,8 @@ TEST_CASE("the layout on disk is registry:2's, link files without newline") {
   CHECK(std::filesystem::is_empty(v2 / "repositories/lib/app/_uploads"));
 }
 
-TEST_CASE("an upload continues after a restart: the hash state is rebuilt from disk") {
-  rs::testing::TempDir dir;
-  FilesystemDriver driver(dir.str());
+TEST_CASE("an upload continues after a restart: the hash state is rebuilt from storage") {
+  MemoryDriver driver;  // (nothing here looks at files)
   std::string id;
   {
     Store before(driver);
@@ -67,8 +67,7 @@ TEST_CASE("an upload continues after a restart: the hash state is rebuilt from d
 }
 
 TEST_CASE("one upload is written by one request at a time") {
-  rs::testing::TempDir dir;
-  FilesystemDriver driver(dir.str());
+  MemoryDriver driver;  // (nothing here looks at files)
   Store store(driver);
   auto id = *store.create_upload("app");
   auto first = store.open_upload("app", id);
@@ -104,9 +103,8 @@ TEST_CASE("two clients pushing the same blob at once both succeed") {
   CHECK(*store.blob_size("two", digest) == content.size());
 }
 
-TEST_CASE("repositories are found at any depth; without tags a repository has no tags list") {
-  rs::testing::TempDir dir;
-  FilesystemDriver driver(dir.str());
+TEST_CASE("repositories are found at any depth, without tags a repository has no tags list") {
+  MemoryDriver driver;  // (nothing here looks at files)
   Store store(driver);
   auto m = rs::digest_of("{}");
   for (const char* repo : {"a", "a/b", "x/y/z"}) {
@@ -147,6 +145,20 @@ TEST_CASE("manifest bytes come from the cache, but only while the repository has
   REQUIRE_FALSE(deleted.ok());
   CHECK(deleted.error().code == rs::Errc::not_found);
   CHECK(store.get_manifest("lib/other", d).ok());
+}
+
+TEST_CASE("manifests are read back within the configured limit") {
+  MemoryDriver driver;
+  StoreOptions options;
+  options.max_manifest_bytes = 10;
+  Store store(driver, options);
+  const std::string bytes = R"({"schemaVersion":2})";
+  auto d = rs::digest_of(bytes);
+  REQUIRE(store.put_manifest("app", d, bytes).ok());
+  auto got = store.get_manifest("app", d);
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.error().code == rs::Errc::invalid_argument);
+  CHECK(Store(driver).get_manifest("app", d)->bytes == bytes);  // the default limit is larger
 }
 
 TEST_CASE("the content cache stays within its bound") {
