@@ -1,8 +1,15 @@
 #include "registry/config.hpp"
 
+#include "core/yaml_tree.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cerrno>
 #include <charconv>
+#include <fstream>
 #include <set>
 #include <vector>
 
@@ -32,28 +39,72 @@ bool read_scalar(const YAML::Node& node, const std::string& key, T& out, Problem
   }
 }
 
-// A whole number of at least `min` (a size or a count) into `out`.
+// A whole number from `min` to `max` (a size or a count) into `out`.
 template <typename T>
-void read_at_least(const YAML::Node& node, const std::string& key, long long min, T& out, Problems& p,
-                   const char* expected) {
+void read_between(const YAML::Node& node, const std::string& key, long long min, long long max, T& out, Problems& p,
+                  const char* expected) {
   long long v = 0;
-  if (read_scalar(node, key, v, p, expected)) {
-    if (v < min) p.add(node, key, min == 1 ? std::string("must be positive") : "must be at least " + std::to_string(min));
-    else out = static_cast<T>(v);
-  }
+  if (!read_scalar(node, key, v, p, expected)) return;
+  if (v < min) p.add(node, key, min == 1 ? std::string("must be positive") : "must be at least " + std::to_string(min));
+  else if (v > max) p.add(node, key, "must be at most " + std::to_string(max));
+  else out = static_cast<T>(v);
 }
+
+// Timeouts beyond a day are mistakes, and larger ones overflowed in the timers.
+constexpr long long kMaxSeconds = 86400;
 
 void read_seconds(const YAML::Node& node, const std::string& key, std::chrono::seconds& out, Problems& p) {
   long long v = 0;
-  if (read_scalar(node, key, v, p, "a number of seconds")) {
-    if (v <= 0) p.add(node, key, "must be positive");
-    else out = std::chrono::seconds(v);
-  }
+  if (!read_scalar(node, key, v, p, "a number of seconds")) return;
+  if (v <= 0) p.add(node, key, "must be positive");
+  else if (v > kMaxSeconds) p.add(node, key, "must be at most " + std::to_string(kMaxSeconds) + " (a day)");
+  else out = std::chrono::seconds(v);
+}
+
+// The file's text, at most kMaxConfigBytes; an error names what is wrong with the path.
+Result<std::string> read_config_file(const std::string& path) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return errno_error("config '" + path + "'", errno);
+  if (!S_ISREG(st.st_mode)) return make_error(Errc::invalid_argument, "config '" + path + "': not a regular file");
+  if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes)
+    return make_error(Errc::invalid_argument, "config '" + path + "': larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return make_error(Errc::invalid_argument, "config '" + path + "': cannot be read");
+  std::string text(kMaxConfigBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  if (text.size() > kMaxConfigBytes)
+    return make_error(Errc::invalid_argument, "config '" + path + "': larger than " + std::to_string(kMaxConfigBytes) + " bytes");
+  return text;
+}
+
+// An IP address for a listen host: a literal as is, a name resolved here (registry:2 takes
+// names too); what looks like an IPv4 address must be one.
+Result<std::string> listen_address(const std::string& host) {
+  in6_addr buf{};
+  if (::inet_pton(AF_INET, host.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), &buf) == 1) return host;
+  if (host.find_first_not_of("0123456789.") == std::string::npos || host.find(':') != std::string::npos)
+    return make_error(Errc::invalid_argument, "'" + host + "' is not an IP address");
+  if (host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
+    return make_error(Errc::invalid_argument, "'" + host + "' is not a host name or IP address");
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
+    return make_error(Errc::invalid_argument, "host name '" + host + "': " + ::gai_strerror(rc));
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = found->ai_family == AF_INET6
+                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  ::inet_ntop(found->ai_family, addr, text, sizeof text);
+  ::freeaddrinfo(found);
+  return std::string(text);
 }
 
 void check_keys(const YAML::Node& map, const std::string& prefix, const std::set<std::string>& allowed, Problems& p) {
   for (const auto& kv : map) {
-    auto key = kv.first.as<std::string>();
+    // Keys are plain values: check_yaml_tree refused the others before.
+    auto key = kv.first.Scalar();
     if (!allowed.count(key)) p.add(kv.first, prefix + key, "unknown key");
   }
 }
@@ -62,15 +113,19 @@ void check_keys(const YAML::Node& map, const std::string& prefix, const std::set
 
 Result<void> set_listen(Config& config, const std::string& listen) {
   auto colon = listen.rfind(':');
-  if (colon == std::string::npos || colon == 0)
+  if (colon == std::string::npos)
     return make_error(Errc::invalid_argument, "listen address '" + listen + "' must be ADDR:PORT");
   std::string host = listen.substr(0, colon), port = listen.substr(colon + 1);
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  // registry:2's ":5000": every interface.
+  if (host.empty()) host = "0.0.0.0";
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || ptr != port.data() + port.size() || value > 65535)
     return make_error(Errc::invalid_argument, "listen address '" + listen + "' has an invalid port");
-  config.server.address = host;
+  auto address = listen_address(host);
+  if (!address) return make_error(Errc::invalid_argument, "listen address '" + listen + "': " + address.error().message);
+  config.server.address = *address;
   config.server.port = static_cast<std::uint16_t>(value);
   return ok();
 }
@@ -78,14 +133,21 @@ Result<void> set_listen(Config& config, const std::string& listen) {
 Result<Config> load_config(const std::string& path) {
   Config config;
   Problems p{path, {}};
+  auto text = read_config_file(path);
+  if (!text) return make_error(Errc::invalid_argument, text.error().message);
   YAML::Node doc;
   try {
-    doc = YAML::LoadFile(path);
-  } catch (const YAML::BadFile&) {
-    return make_error(Errc::invalid_argument, "config '" + path + "': cannot be read");
+    doc = YAML::Load(*text);
   } catch (const YAML::Exception& e) {
     return make_error(Errc::invalid_argument,
                       path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+  // Keys that are lists, keys set twice: listed, never read.
+  if (auto found = check_yaml_tree(doc); !found.empty()) {
+    std::string message = "invalid config:";
+    for (const auto& f : found)
+      message += "\n  " + path + ":" + std::to_string(f.line) + ": key '" + f.key + "': " + f.message;
+    return make_error(Errc::invalid_argument, message);
   }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
@@ -108,7 +170,7 @@ Result<Config> load_config(const std::string& path) {
       read_scalar(n, "delete", config.api.delete_enabled, p, "true or false");
     }
   }
-  if (auto n = doc["threads"]) read_scalar(n, "threads", config.server.threads, p, "a number");
+  if (auto n = doc["threads"]) read_between(n, "threads", 0, kMaxThreads, config.server.threads, p, "a number");
   if (auto n = doc["log"]) {
     if (!n.IsMap()) {
       p.add(n, "log", "expected a mapping");
@@ -132,13 +194,14 @@ Result<Config> load_config(const std::string& path) {
                   "max_list_entries", "max_header_bytes"},
                  p);
       if (auto v = n["max_manifest_bytes"])
-        read_at_least(v, "limits.max_manifest_bytes", 1, config.store.max_manifest_bytes, p, "a number of bytes");
+        read_between(v, "limits.max_manifest_bytes", 1, kMaxManifestLimit, config.store.max_manifest_bytes, p,
+                     "a number of bytes");
       if (auto v = n["max_connections"])
-        read_at_least(v, "limits.max_connections", 1, config.server.max_connections, p, "a number");
+        read_between(v, "limits.max_connections", 1, kMaxConnectionsLimit, config.server.max_connections, p, "a number");
       if (auto v = n["max_list_entries"])
-        read_at_least(v, "limits.max_list_entries", 1, config.api.max_list_entries, p, "a number");
+        read_between(v, "limits.max_list_entries", 1, kMaxListEntriesLimit, config.api.max_list_entries, p, "a number");
       if (auto v = n["max_header_bytes"])
-        read_at_least(v, "limits.max_header_bytes", 1024, config.server.max_header_bytes, p, "a number");
+        read_between(v, "limits.max_header_bytes", 1024, kMaxHeaderBytesLimit, config.server.max_header_bytes, p, "a number");
       if (auto v = n["idle_timeout_s"]) read_seconds(v, "limits.idle_timeout_s", config.server.idle_timeout, p);
       if (auto v = n["io_timeout_s"]) read_seconds(v, "limits.io_timeout_s", config.server.io_timeout, p);
       if (auto v = n["shutdown_grace_s"]) read_seconds(v, "limits.shutdown_grace_s", config.server.shutdown_grace, p);

@@ -18,7 +18,16 @@ struct Config {
   StoreOptions store;
 };
 
-// Parses "ADDR:PORT" ("[::1]:5000" for IPv6) into the server options.
+// What a config may ask for at most: beyond these a value is a mistake (and some overflowed).
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+inline constexpr long long kMaxThreads = 256;
+inline constexpr long long kMaxConnectionsLimit = 1 << 20;
+inline constexpr long long kMaxManifestLimit = 64LL * 1024 * 1024;
+inline constexpr long long kMaxListEntriesLimit = 1'000'000;
+inline constexpr long long kMaxHeaderBytesLimit = 1024 * 1024;
+
+// Parses "ADDR:PORT" into the server options: an IP literal ("[::1]:5000" for IPv6), a host
+// name (resolved now, "localhost:5000"), or ":PORT" for every interface (registry:2's form).
 Result<void> set_listen(Config& config, const std::string& listen);
 
 // Reads a YAML config file. Every problem is listed ("FILE:LINE: key 'x': ...") in one
@@ -27,10 +36,11 @@ Result<void> set_listen(Config& config, const std::string& listen);
 //   listen: 0.0.0.0:5000
 //   root: /var/lib/registry
 //   delete: true                     # DELETE of blobs and manifests (default on)
-//   threads: 0                       # 0 = one per core
+//   threads: 0                       # 0 = one per core, at most 256
 //   log: {level: info, access: true}
 //   limits: {max_manifest_bytes: 4194304, max_connections: 4096, idle_timeout_s: 60,
 //            io_timeout_s: 60, shutdown_grace_s: 10, max_list_entries: 10000}
+// (seconds at most a day; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);
 
 }  // namespace rs::registry

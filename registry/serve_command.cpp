@@ -24,7 +24,8 @@ constexpr const char* kHelp =
     "\n"
     "options:\n"
     "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits)\n"
-    "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000)\n"
+    "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000; a host name or\n"
+    "                      ':PORT' for every interface work too)\n"
     "  --root DIR          storage root (default /var/lib/registry)\n"
     "  -v, --verbose       debug logging (default: info, one access line per request)\n"
     "  -h, --help          this help\n"
@@ -32,7 +33,8 @@ constexpr const char* kHelp =
     "Notifies systemd when ready (Type=notify). SIGTERM or SIGINT: stops accepting,\n"
     "finishes requests in flight (bounded), exits 0.\n"
     "\n"
-    "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config, 3 cannot serve (listen, storage)\n";
+    "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config or --listen,\n"
+    "            3 cannot serve (listen, storage)\n";
 
 }  // namespace
 
