@@ -1,6 +1,7 @@
 #include "core/atomic_file.hpp"
 
 #include "core/fd.hpp"
+#include "core/random.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -8,7 +9,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <random>
 
 namespace rs {
 namespace {
@@ -18,12 +18,11 @@ constexpr int kTempAttempts = 8;
 
 std::string temp_path_for(const std::string& path) {
   static std::atomic<unsigned long> counter{0};
-  thread_local std::mt19937_64 random{std::random_device{}()};
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
   return dir + "." + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         std::to_string(random() & 0xffffffff);
+         random_hex(4);
 }
 
 std::string directory_of(const std::string& path) {

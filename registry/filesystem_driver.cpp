@@ -1,6 +1,7 @@
 #include "registry/filesystem_driver.hpp"
 
 #include "core/fd.hpp"
+#include "core/random.hpp"
 #include "registry/filesystem_writer.hpp"
 
 #include <dirent.h>
@@ -12,7 +13,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <filesystem>
-#include <random>
 #include <utility>
 
 namespace rs::registry {
@@ -31,9 +31,8 @@ void sync_dir(const std::string& dir) {
 
 std::string temp_suffix() {
   static std::atomic<unsigned long> counter{0};
-  thread_local std::mt19937_64 rng{std::random_device{}()};
   return ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         std::to_string(rng() & 0xffffff);
+         random_hex(4);
 }
 
 class FsReader final : public FileReader {

@@ -1,5 +1,7 @@
 #include "registry/store.hpp"
 
+#include "core/random.hpp"
+
 #include "registry/manifest.hpp"
 #include "registry/names.hpp"
 #include "registry/paths.hpp"
@@ -9,7 +11,6 @@
 #include <cstdio>
 #include <ctime>
 #include <functional>
-#include <random>
 
 namespace rs::registry {
 
@@ -23,15 +24,12 @@ namespace {
 
 std::string upload_key(const std::string& repo, const std::string& id) { return repo + '\n' + id; }
 
+// 128 bits from the kernel's CSPRNG in UUID form: one id seen tells nothing of the others
+// (a per-thread mt19937 seeded with 32 bits did).
 std::string new_upload_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  std::uint64_t a = rng(), b = rng();
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%08x-%04x-4%03x-%04x-%012llx", static_cast<unsigned>(a >> 32),
-                static_cast<unsigned>((a >> 16) & 0xffff), static_cast<unsigned>(a & 0xfff),
-                static_cast<unsigned>(0x8000 | ((b >> 48) & 0x3fff)),
-                static_cast<unsigned long long>(b & 0xffffffffffffULL));
-  return buf;
+  auto hex = random_hex(16);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" + hex.substr(16, 4) + "-" +
+         hex.substr(20);
 }
 
 std::string rfc3339_now() {

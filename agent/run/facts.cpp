@@ -1,27 +1,16 @@
 #include "agent/run/facts.hpp"
 
 #include "agent/modules/host_probes.hpp"
+#include "core/random.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
-#include <random>
 
 namespace rs::agent {
-namespace {
 
 using namespace std::chrono_literals;
-
-std::string random_hex(int n) {
-  static thread_local std::mt19937_64 gen{std::random_device{}()};
-  static const char* digits = "0123456789abcdef";
-  std::string s;
-  for (int i = 0; i < n; ++i) s += digits[gen() % 16];
-  return s;
-}
-
-}  // namespace
 
 std::string single_file_tar(const std::string& name, const std::string& content) {
   std::string header(512, '\0');
@@ -71,7 +60,7 @@ namespace {
 std::string probe_tag(const std::string& host) {
   std::string tag;
   for (char c : host) tag += std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' ? c : '-';
-  return tag.substr(0, 60) + "-" + random_hex(8);
+  return tag.substr(0, 60) + "-" + random_hex(4);
 }
 
 std::string probe_manifest_url(const std::string& registry, const std::string& digest) {
