@@ -1,7 +1,7 @@
 #include "registry/filesystem_driver.hpp"
 
+#include "core/atomic_file.hpp"
 #include "core/fd.hpp"
-#include "core/random.hpp"
 #include "registry/filesystem_writer.hpp"
 
 #include <dirent.h>
@@ -29,11 +29,6 @@ void sync_dir(const std::string& dir) {
   if (fd.get() >= 0) ::fsync(fd.get());
 }
 
-std::string temp_suffix() {
-  static std::atomic<unsigned long> counter{0};
-  return ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
-         random_hex(4);
-}
 
 class FsReader final : public FileReader {
  public:
@@ -89,20 +84,9 @@ Result<std::string> FilesystemDriver::get_content(const std::string& path, std::
 
 Result<void> FilesystemDriver::put_content(const std::string& path, std::string_view content) {
   std::string target = full(path);
-  std::string dir = parent_of(target);
-  if (auto r = make_directories(dir); !r) return r;
-  const std::string suffix = temp_suffix(), tmp = target + suffix, shown_tmp = path + suffix;
-  Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-  if (fd.get() < 0) return errno_error("create '" + shown_tmp + "'", errno);
-  auto r = pwrite_all(fd.get(), content.data(), content.size(), 0, shown_tmp);
-  if (r && ::fdatasync(fd.get()) != 0) r = errno_error("fsync '" + shown_tmp + "'", errno);
-  if (r && ::rename(tmp.c_str(), target.c_str()) != 0) r = errno_error("rename to '" + path + "'", errno);
-  if (!r) {
-    ::unlink(tmp.c_str());
-    return r;
-  }
-  sync_dir(dir);
-  return ok();
+  if (auto r = make_directories(parent_of(target)); !r) return r;
+  // Messages name the path inside the root, not the root's place on the host.
+  return write_file_atomic(target, content, 0644, path);
 }
 
 Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& path) {

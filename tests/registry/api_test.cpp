@@ -2,7 +2,7 @@
 
 #include "registry/filesystem_driver.hpp"
 #include "registry/manifest.hpp"
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,6 +1,6 @@
 #include "registry/config.hpp"
 
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -1,7 +1,7 @@
 #include "registry/filesystem_driver.hpp"
 
 #include "storage_driver_suite.hpp"
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -22,15 +22,9 @@ namespace {
 
 // A driver on a fresh directory under `base`, removed with it.
 struct DriverOnDir {
-  fs::path dir;
+  rs::testing::TempDir dir;
   FilesystemDriver driver;
-  DriverOnDir(const fs::path& base, FilesystemDriverOptions options)
-      : dir(base / ("rs-test-" + std::to_string(std::random_device{}()) + "-" + std::to_string(std::random_device{}()))),
-        driver((fs::create_directories(dir), dir.string()), options) {}
-  ~DriverOnDir() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
+  DriverOnDir(const fs::path& base, FilesystemDriverOptions options) : dir(base), driver(dir.str(), options) {}
 };
 
 rs::testing::DriverFactory driver_under(const fs::path& base, FilesystemDriverOptions options) {

@@ -1,6 +1,6 @@
 #include "registry/filesystem_writer.hpp"
 
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -68,13 +68,8 @@ bool supports_direct(const fs::path& dir) {
 }
 
 // A directory on the disk, where O_DIRECT is expected (/tmp may be tmpfs, /var/tmp rarely).
-struct DiskDir {
-  fs::path path = "/var/tmp/rs-test-" + std::to_string(std::random_device{}());
-  DiskDir() { fs::create_directories(path); }
-  ~DiskDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct DiskDir : rs::testing::TempDir {
+  DiskDir() : TempDir("/var/tmp") {}
 };
 
 }  // namespace
@@ -93,10 +88,8 @@ TEST_CASE("writes land whole and in order across writers, flushes and unaligned 
     if (!fs::is_directory(place.base)) continue;
     for (unsigned seed : {1u, 2u, 3u}) {
       INFO("base " << place.base << ", direct " << place.direct << ", seed " << seed);
-      fs::path root = place.base / ("rs-test-" + std::to_string(std::random_device{}()));
-      fs::create_directories(root);
-      write_in_sessions(root / "data", content, seed, place.direct);
-      fs::remove_all(root);
+      rs::testing::TempDir root(place.base);
+      write_in_sessions(root.path / "data", content, seed, place.direct);
     }
   }
 }

@@ -3,7 +3,7 @@
 #include "registry/filesystem_driver.hpp"
 #include "registry/memory_driver.hpp"
 #include "registry/paths.hpp"
-#include "temp_dir.hpp"
+#include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -13,10 +13,11 @@ namespace rs::testing {
 struct TempDir {
   std::filesystem::path path;
 
-  TempDir() {
+  TempDir() : TempDir(std::filesystem::temp_directory_path()) {}
+  // Under `base`: a test that needs a given file system (/var/tmp on disk, /dev/shm tmpfs).
+  explicit TempDir(const std::filesystem::path& base) {
     // PID and a random number: tests of several binaries run in parallel.
-    path = std::filesystem::temp_directory_path() /
-           ("rs-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
+    path = base / ("rs-test-" + std::to_string(::getpid()) + "-" + std::to_string(std::random_device{}()));
     std::filesystem::create_directories(path);
   }
   ~TempDir() {
