@@ -71,21 +71,17 @@ void debug_log(const std::string& message) {
 
 namespace {
 
-// What apply and verify share on their command lines.
+// What apply and verify share on their command lines, and the rest of the arguments.
 struct CommonArgs {
   Args args;
-  std::string inventory;
-  std::string playbook;
-  std::string limit;
-  int forks = 5;
-  int verbosity = 0;
+  HostsOptions hosts;
 };
 
 // Parses `registry-setup NAME ... INVENTORY`; nullopt after printing help or the usage error,
 // with the exit code in `exit_code`.
 std::optional<CommonArgs> parse_common(const char* name, const std::vector<std::string>& argv, ArgSpec spec,
                                        const char* help, int& exit_code) {
-  spec.flags.insert({"-v", "-h", "--help"});
+  spec.flags.insert({"-v", "-h", "--help", "--json"});
   spec.options.insert({"--playbook", "--limit", "--forks"});
   auto args = parse_args(argv, spec);
   exit_code = kExitUsage;
@@ -105,17 +101,18 @@ std::optional<CommonArgs> parse_common(const char* name, const std::vector<std::
     return std::nullopt;
   }
   CommonArgs c;
-  c.inventory = args->positionals[0];
-  c.playbook = args->get("--playbook").value_or(default_playbook_path());
-  c.limit = args->get("--limit").value_or("");
-  c.verbosity = args->count("-v");
+  c.hosts.inventory = args->positionals[0];
+  c.hosts.playbook = args->get("--playbook").value_or(default_playbook_path());
+  c.hosts.limit = args->get("--limit").value_or("");
+  c.hosts.json = args->has("--json");
+  c.hosts.verbosity = args->count("-v");
   if (auto forks = args->get("--forks")) {
     auto n = parse_positive_int("--forks", *forks);
     if (!n) {
       std::fprintf(stderr, "registry-setup %s: %s\n", name, n.error().message.c_str());
       return std::nullopt;
     }
-    c.forks = *n;
+    c.hosts.forks = *n;
   }
   c.args = std::move(*args);
   return c;
@@ -125,17 +122,12 @@ std::optional<CommonArgs> parse_common(const char* name, const std::vector<std::
 
 int apply_command(const std::vector<std::string>& argv) {
   int exit_code = kExitUsage;
-  auto c = parse_common("apply", argv, ArgSpec{{"--check", "--diff", "--json"}, {}}, kApplyHelp, exit_code);
+  auto c = parse_common("apply", argv, ArgSpec{{"--check", "--diff"}, {}}, kApplyHelp, exit_code);
   if (!c) return exit_code;
   ApplyOptions options;
-  options.inventory = c->inventory;
-  options.playbook = c->playbook;
-  options.limit = c->limit;
-  options.forks = c->forks;
-  options.verbosity = c->verbosity;
+  static_cast<HostsOptions&>(options) = c->hosts;
   options.check = c->args.has("--check");
   options.diff = c->args.has("--diff");
-  options.json = c->args.has("--json");
   log::init(options.verbosity);
   // A closed stdout (`| head`) must not kill the run halfway through a host's changes.
   std::signal(SIGPIPE, SIG_IGN);
@@ -145,15 +137,10 @@ int apply_command(const std::vector<std::string>& argv) {
 
 int verify_command(const std::vector<std::string>& argv) {
   int exit_code = kExitUsage;
-  auto c = parse_common("verify", argv, ArgSpec{{"--json", "--no-probe"}, {}}, kVerifyHelp, exit_code);
+  auto c = parse_common("verify", argv, ArgSpec{{"--no-probe"}, {}}, kVerifyHelp, exit_code);
   if (!c) return exit_code;
   VerifyOptions options;
-  options.inventory = c->inventory;
-  options.playbook = c->playbook;
-  options.limit = c->limit;
-  options.forks = c->forks;
-  options.verbosity = c->verbosity;
-  options.json = c->args.has("--json");
+  static_cast<HostsOptions&>(options) = c->hosts;
   options.probe = !c->args.has("--no-probe");
   log::init(options.verbosity > 1 ? options.verbosity - 1 : 0);
   TransportConnector connector;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "agent/host/connector.hpp"
+#include "agent/run/run_input.hpp"
 
 #include <ostream>
 #include <string>
@@ -14,16 +15,9 @@ inline constexpr int kExitUsage = 1;
 inline constexpr int kExitHostFailed = 2;
 inline constexpr int kExitUnreachable = 4;
 
-struct ApplyOptions {
-  std::string inventory;
-  std::string playbook;
-  bool check = false;
-  bool diff = false;
-  std::string limit;
-  int forks = 5;
-  bool json = false;
-  int verbosity = 0;
-  std::string self_binary = "/proc/self/exe";
+struct ApplyOptions : HostsOptions {
+  bool check = false;  // report what would change, change nothing
+  bool diff = false;   // show each change
 };
 
 // Returns the exit code: 0 ok, 1 invalid input, 4 a host unreachable, else 2 a host failed.

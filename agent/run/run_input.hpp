@@ -16,6 +16,17 @@
 
 namespace rs::agent {
 
+// The options apply and verify share: what to run on, and how.
+struct HostsOptions {
+  std::string inventory;
+  std::string playbook;
+  std::string limit;  // --limit PATTERN; empty: every host
+  int forks = 5;      // hosts at a time
+  bool json = false;
+  int verbosity = 0;
+  std::string self_binary = "/proc/self/exe";  // the binary registry hosts get
+};
+
 struct RunInput {
   // Owned through pointers: the plans point into both.
   std::unique_ptr<Inventory> inventory;

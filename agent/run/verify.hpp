@@ -6,6 +6,7 @@
 #include "agent/host/connector.hpp"
 #include "agent/modules/fact.hpp"
 #include "agent/run/playbook.hpp"
+#include "agent/run/run_input.hpp"
 
 #include <ostream>
 #include <string>
@@ -41,15 +42,8 @@ struct HostVerification {
   int count(CheckStatus s) const;
 };
 
-struct VerifyOptions {
-  std::string inventory;
-  std::string playbook;
-  std::string limit;
-  int forks = 5;
-  bool json = false;
+struct VerifyOptions : HostsOptions {
   bool probe = true;  // the end-to-end push/pull/delete from every client host
-  int verbosity = 0;
-  std::string self_binary = "/proc/self/exe";
 };
 
 // The facts of one host: from its planned tasks (sysctl, docker, registry service) and, for
