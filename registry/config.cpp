@@ -78,27 +78,21 @@ Result<std::string> read_config_file(const std::string& path) {
   return text;
 }
 
-// An IP address for a listen host: a literal as is, a name resolved here (registry:2 takes
-// names too); what looks like an IPv4 address must be one.
-Result<std::string> listen_address(const std::string& host) {
+bool is_ip_literal(const std::string& host) {
   in6_addr buf{};
-  if (::inet_pton(AF_INET, host.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), &buf) == 1) return host;
+  return ::inet_pton(AF_INET, host.c_str(), &buf) == 1 || ::inet_pton(AF_INET6, host.c_str(), &buf) == 1;
+}
+
+// A listen host as written: an IP literal, or a host name (resolved by resolve_listen());
+// what looks like an IPv4 address must be one.
+Result<std::string> listen_host(const std::string& host) {
+  if (is_ip_literal(host)) return host;
   if (host.find_first_not_of("0123456789.") == std::string::npos || host.find(':') != std::string::npos)
     return make_error(Errc::invalid_argument, "'" + host + "' is not an IP address");
-  if (host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
+  if (host.size() > 253 ||
+      host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") != std::string::npos)
     return make_error(Errc::invalid_argument, "'" + host + "' is not a host name or IP address");
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
-    return make_error(Errc::invalid_argument, "host name '" + host + "': " + ::gai_strerror(rc));
-  char text[INET6_ADDRSTRLEN] = {};
-  const void* addr = found->ai_family == AF_INET6
-                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
-                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
-  ::inet_ntop(found->ai_family, addr, text, sizeof text);
-  ::freeaddrinfo(found);
-  return std::string(text);
+  return host;
 }
 
 void check_keys(const YAML::Node& map, const std::string& prefix, const std::set<std::string>& allowed, Problems& p) {
@@ -123,21 +117,43 @@ Result<void> set_listen(Config& config, const std::string& listen) {
   auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
   if (ec != std::errc() || ptr != port.data() + port.size() || value > 65535)
     return make_error(Errc::invalid_argument, "listen address '" + listen + "' has an invalid port");
-  auto address = listen_address(host);
+  auto address = listen_host(host);
   if (!address) return make_error(Errc::invalid_argument, "listen address '" + listen + "': " + address.error().message);
   config.server.address = *address;
   config.server.port = static_cast<std::uint16_t>(value);
   return ok();
 }
 
+Result<void> resolve_listen(Config& config) {
+  const std::string& host = config.server.address;
+  if (is_ip_literal(host)) return ok();
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0)
+    return make_error(Errc::invalid_argument, "listen host '" + host + "': " + ::gai_strerror(rc));
+  char text[INET6_ADDRSTRLEN] = {};
+  const void* addr = found->ai_family == AF_INET6
+                         ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+                         : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  ::inet_ntop(found->ai_family, addr, text, sizeof text);
+  ::freeaddrinfo(found);
+  config.server.address = text;
+  return ok();
+}
+
 Result<Config> load_config(const std::string& path) {
-  Config config;
-  Problems p{path, {}};
   auto text = read_config_file(path);
   if (!text) return make_error(Errc::invalid_argument, text.error().message);
+  return parse_config(*text, path);
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& path) {
+  Config config;
+  Problems p{path, {}};
   YAML::Node doc;
   try {
-    doc = YAML::Load(*text);
+    doc = YAML::Load(text);
   } catch (const YAML::Exception& e) {
     return make_error(Errc::invalid_argument,
                       path + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);

@@ -27,8 +27,13 @@ inline constexpr long long kMaxListEntriesLimit = 1'000'000;
 inline constexpr long long kMaxHeaderBytesLimit = 1024 * 1024;
 
 // Parses "ADDR:PORT" into the server options: an IP literal ("[::1]:5000" for IPv6), a host
-// name (resolved now, "localhost:5000"), or ":PORT" for every interface (registry:2's form).
+// name ("localhost:5000", kept as a name), or ":PORT" for every interface (registry:2's form).
+// Checks only the form: nothing is looked up.
 Result<void> set_listen(Config& config, const std::string& listen);
+
+// Replaces a host name in the listen address with its first address (serve does this once,
+// before listening; parsing never does, so reading a config asks no resolver).
+Result<void> resolve_listen(Config& config);
 
 // Reads a YAML config file. Every problem is listed ("FILE:LINE: key 'x': ...") in one
 // Errc::invalid_argument error.
@@ -42,5 +47,7 @@ Result<void> set_listen(Config& config, const std::string& listen);
 //            io_timeout_s: 60, shutdown_grace_s: 10, max_list_entries: 10000}
 // (seconds at most a day; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);
+// The same for a config's text; `path` names it in problems.
+Result<Config> parse_config(const std::string& text, const std::string& path);
 
 }  // namespace rs::registry

@@ -68,6 +68,10 @@ int serve_command(const std::vector<std::string>& argv) {
     }
   }
   if (auto root = args->get("--root")) config.root = *root;
+  if (auto r = resolve_listen(config); !r) {
+    std::fprintf(stderr, "registry-setup serve: %s\n", r.error().message.c_str());
+    return 2;
+  }
   log::set_level(config.log_level);
   if (args->count("-v") + args->count("--verbose") > 0) log::set_level("debug");
   auto log = log::get("registry");

@@ -546,5 +546,15 @@ printf 'listen: [127.0.0.1\n' >"$T/bad2.yml"
 timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad2.yml" >"$T/bad2.out" 2>&1
 expect_eq "a config that is not YAML exits 2" 2 "$?"
 expect_match "... with file:line in the message" "$T/bad2.yml:[0-9]+" "$(cat "$T/bad2.out")"
+# Each an invalid configuration: exit 2, never an abort (134) or a later failure (3).
+for bad in "--config $T" "--listen nope" "--listen 999.1.1.1:5000" "--listen a_b:5000"; do
+  # shellcheck disable=SC2086
+  timeout 10 "$RS_BIN" serve --root "$T/root-bad3" $bad >"$T/bad3.out" 2>&1
+  expect_eq "serve $bad exits 2" 2 "$?"
+done
+printf '? [a]\n: 1\nroot: /a\nroot: /b\nthreads: 100000\n' >"$T/bad4.yml"
+timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad4.yml" >"$T/bad4.out" 2>&1
+expect_eq "a config with a list as a key, a key twice and 100000 threads exits 2" 2 "$?"
+expect_match "... naming the repeated key" "bad4.yml:4: key 'root': set twice" "$(cat "$T/bad4.out")"
 
 finish
