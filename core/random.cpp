@@ -2,7 +2,10 @@
 
 #include <sys/random.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <exception>
 #include <random>
 #include <vector>
 
@@ -16,8 +19,17 @@ void random_bytes(void* out, std::size_t size) {
     // Only without getrandom (a kernel before 3.17, a seccomp filter): the C++ library's
     // device reads /dev/urandom or the CPU's generator.
     if (n <= 0) {
-      std::random_device device;
-      for (; size > 0; --size) *p++ = static_cast<unsigned char>(device());
+      try {
+        std::random_device device;
+        for (; size > 0; --size) *p++ = static_cast<unsigned char>(device());
+      } catch (const std::exception&) {
+        // No source at all: distinct, not secret (a clock and a counter).
+        static std::atomic<unsigned long> counter{0};
+        std::seed_seq seq{static_cast<unsigned long>(std::chrono::steady_clock::now().time_since_epoch().count()),
+                          counter++};
+        std::mt19937_64 fallback(seq);
+        for (; size > 0; --size) *p++ = static_cast<unsigned char>(fallback());
+      }
       return;
     }
     p += n;

@@ -19,7 +19,8 @@ struct YamlProblem {
   std::string message;
 };
 
-// Empty when the document is fit to read; else what is wrong, each problem once.
+// Empty when the document is fit to read; else what is wrong, each problem once (at most
+// 100). Memory stays bounded by max_nodes whatever the keys' sizes.
 std::vector<YamlProblem> check_yaml_tree(const YAML::Node& root, std::size_t max_nodes = kMaxYamlNodes);
 
 }  // namespace rs

@@ -59,7 +59,9 @@ std::optional<ByteRange> parse_content_range(std::string_view header) {
   auto dash = header.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
   ByteRange r;
-  if (!parse_u64(header.substr(0, dash), r.first) || !parse_u64(header.substr(dash + 1), r.last) || r.last < r.first)
+  // last = 2^64-1 would make the length wrap to 0.
+  if (!parse_u64(header.substr(0, dash), r.first) || !parse_u64(header.substr(dash + 1), r.last) || r.last < r.first ||
+      r.last == UINT64_MAX)
     return std::nullopt;
   return r;
 }

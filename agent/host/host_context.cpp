@@ -5,7 +5,9 @@
 namespace rs::agent {
 
 bool is_unit_file_path(const std::string& path) {
-  for (const char* dir : {"/etc/systemd/system/", "/run/systemd/system/", "/lib/systemd/system/", "/usr/lib/systemd/system/"})
+  for (const char* dir : {"/etc/systemd/system/", "/etc/systemd/system.control/", "/run/systemd/system/",
+                          "/run/systemd/system.control/", "/run/systemd/transient/", "/usr/local/lib/systemd/system/",
+                          "/lib/systemd/system/", "/usr/lib/systemd/system/"})
     if (path.rfind(dir, 0) == 0) return true;
   return false;
 }

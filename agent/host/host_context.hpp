@@ -26,7 +26,7 @@ struct ControlMachine {
   int probe_attempts = 10;                      // 300 ms apart
 };
 
-// Whether systemd reads unit files from this path (its unit search path: /etc, /run, /lib, /usr/lib).
+// Whether systemd reads unit files from this path (its system unit search path).
 bool is_unit_file_path(const std::string& path);
 
 class HostContext {
@@ -35,6 +35,8 @@ class HostContext {
               std::string run_id, const ControlMachine& control)
       : name_(std::move(name)), address_(std::move(address)), files_(files), commands_(commands),
         systemd_(systemd), run_id_(std::move(run_id)), control_(control) {}
+  // Held by reference: it must outlive the context, so no temporary.
+  HostContext(std::string, std::string, Files&, CommandRunner&, Systemd&, std::string, ControlMachine&&) = delete;
 
   const std::string& name() const { return name_; }
   // Where the control machine reaches the host (127.0.0.1 for a local host).

@@ -35,6 +35,7 @@ std::string RegistryServiceAction::unit_file() const {
 Result<Diff> RegistryServiceAction::check(HostContext& host) {
   Diff diff;
   const auto& control = host.control();
+  if (!control.files) return make_error(Errc::internal, "no control machine files to copy the binary from");
   auto want = control.files->sha256(control.self_binary);
   if (!want) return want.error();
   if (!*want) return make_error(Errc::not_found, "binary to install '" + control.self_binary + "' does not exist");

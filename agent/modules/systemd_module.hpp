@@ -1,5 +1,6 @@
 // systemd: daemon-reload when unit files changed, enable, start or restart a unit and wait
-// for its job. A failed start/restart calls for the run's rollback (unless rollback: false).
+// for its job. A failed apply (in practice: the unit does not start) calls for the run's
+// rollback, unless rollback: false.
 #pragma once
 
 #include "agent/modules/action.hpp"

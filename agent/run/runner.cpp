@@ -49,6 +49,9 @@ std::string roll_back(PlannedTask& task, HostContext& host) {
   if (!restored) return "; rollback failed: " + restored.error().message;
   std::string files;
   for (const auto& f : *restored) files += (files.empty() ? "" : ", ") + f;
+  // Restored unit files are loaded whatever the task's own daemon_reload says.
+  if (host.unit_files_changed())
+    if (auto r = host.daemon_reload(); !r) return "; restored " + files + "; daemon-reload failed: " + r.error().message;
   auto diff = task.action->check(host);
   auto again = diff ? task.action->apply(host, *diff) : Result<void>(diff.error());
   return "; restored " + files + "; " +

@@ -41,3 +41,20 @@ TEST_CASE("yaml tree: aliases that multiply the tree are bounded") {
 TEST_CASE("yaml tree: nesting beyond yaml-cpp's guard is a parse error, not a crash") {
   CHECK_THROWS_AS(YAML::Load(std::string(100'000, '[')), YAML::Exception);
 }
+
+TEST_CASE("yaml tree: huge keys over many values cost no more than the values") {
+  // A 600 KB key over 200k values: paths copied per value would need 120 GB.
+  std::string text = "? " + std::string(600'000, 'x') + "\n: [";
+  for (int i = 0; i < 200'000; ++i) text += "0,";
+  text += "0]\n";
+  auto problems = check_yaml_tree(YAML::Load(text));
+  REQUIRE(problems.size() == 1);
+  CHECK_THAT(problems[0].message, Catch::Contains("more than 100000 values"));
+  CHECK(problems[0].key.size() < 100);
+}
+
+TEST_CASE("yaml tree: a mapping's problem repeated through aliases is listed once") {
+  auto doc = YAML::Load("base: &b {x: 1, x: 2}\nuses: [*b, *b, *b, *b]\n");
+  auto problems = check_yaml_tree(doc);
+  CHECK(problems.size() == 1);
+}

@@ -47,6 +47,7 @@ TEST_CASE("positions beyond 64 bits are past the end, not malformed (RFC 9110 14
   CHECK(resolve_range("bytes=5x-", 100).status == RangeStatus::none);
   // An upload's Content-Range must be exact.
   CHECK_FALSE(parse_content_range("0-99999999999999999999"));
+  CHECK_FALSE(parse_content_range("0-18446744073709551615"));
 }
 
 TEST_CASE("upload Content-Range") {

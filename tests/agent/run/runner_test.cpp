@@ -18,6 +18,7 @@ struct Scripted : Action {
   int differs_for = 1;  // how many checks report a change
   bool apply_fails = false;
   bool restarts = false;  // also asks for a restart on every run
+  bool rolls_back = false;
   // When set, a change is reported until this other action has applied (a handler's work).
   const Scripted* done_by = nullptr;
   int checks = 0, applies = 0;
@@ -34,6 +35,7 @@ struct Scripted : Action {
     return rs::ok();
   }
   std::string summary() const override { return "scripted"; }
+  bool rolls_back_on_failure() const override { return rolls_back; }
 };
 
 struct Book {
@@ -195,4 +197,28 @@ TEST_CASE("runner: a failed restart rolls back: files restored, reloaded, restar
   CHECK(h.systemd.reloads == 2);
   CHECK(h.systemd.jobs == std::vector<std::string>{"restart docker.service", "restart docker.service"});
   CHECK(h.systemd.units["docker.service"].active_state == "active");
+}
+
+TEST_CASE("runner: rollback loads restored unit files whatever the task's own daemon_reload") {
+  FakeHost h;
+  const std::string dropin = "/etc/systemd/system/docker.service.d/90-registry-setup.conf";
+  REQUIRE(h.ctx.write_file(dropin, "[Service]\n", 0644).ok());
+  Book book({{"t1", {}}}, {});
+  book.actions[0]->apply_fails = true;
+  book.actions[0]->rolls_back = true;
+  auto report = run_host(book.plan, h.ctx, RunOptions{}, nullptr);
+  REQUIRE(report.tasks.size() == 1);
+  CHECK(report.tasks[0].status == TaskStatus::failed);
+  CHECK_THAT(report.tasks[0].message, Catch::StartsWith("boom; restored " + dropin));
+  CHECK_FALSE(std::filesystem::exists(h.at(dropin)));
+  CHECK(h.systemd.reloads == 1);
+  CHECK_FALSE(h.ctx.unit_files_changed());
+  // A task that does not ask for it is not rolled back.
+  FakeHost h2;
+  REQUIRE(h2.ctx.write_file(dropin, "[Service]\n", 0644).ok());
+  Book plain({{"t1", {}}}, {});
+  plain.actions[0]->apply_fails = true;
+  auto r2 = run_host(plain.plan, h2.ctx, RunOptions{}, nullptr);
+  CHECK(r2.tasks[0].message == "boom");
+  CHECK(std::filesystem::exists(h2.at(dropin)));
 }
