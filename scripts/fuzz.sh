@@ -22,8 +22,15 @@ build_targets() {
     CXX=clang++-16 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DRS_FUZZ=ON -DRS_BUILD_TESTS=OFF >/dev/null
   fi
-  cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" | grep -v '^\[' || true
+  # (Only the failures are worth showing; a failed build fails the script.)
+  local rc=0
+  cmake --build "$build" -j "$(nproc)" --target "${targets[@]/#/fuzz_}" >"$build/build.log" 2>&1 || rc=$?
   flock -u 9
+  if [ "$rc" -ne 0 ]; then
+    grep -v '^\[' "$build/build.log" | tail -n 40 >&2
+    echo "fuzz: building the targets failed (all of it in $build/build.log)" >&2
+    return 1
+  fi
 }
 
 run_target() {

@@ -11,8 +11,8 @@ build_pkgs=(g++ make cmake ninja-build pkg-config ccache
 test_pkgs=(curl skopeo docker-registry iproute2 openssh-client systemd util-linux python3)
 lab_pkgs=(debootstrap systemd-container iproute2 openssh-client util-linux)
 bench_pkgs=(nginx-light apache2-utils wrk docker-registry curl)
-# libFuzzer and the sanitizers' runtimes come with clang (scripts/fuzz.sh).
-fuzz_pkgs=(clang-16 libfuzzer-16-dev ninja-build cmake)
+# libFuzzer, and the sanitizers' runtimes (libclang-rt: clang-16 alone does not bring them).
+fuzz_pkgs=(clang-16 libfuzzer-16-dev libclang-rt-16-dev ninja-build cmake)
 
 want=()
 [ $# -eq 0 ] && set -- build
