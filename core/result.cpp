@@ -15,6 +15,7 @@ const char* to_string(Errc code) {
     case Errc::conflict: return "conflict";
     case Errc::timeout: return "timeout";
     case Errc::unavailable: return "unavailable";
+    case Errc::exhausted: return "resource exhausted";
     case Errc::internal: return "internal error";
   }
   return "unknown error";
@@ -25,6 +26,7 @@ Error errno_error(const std::string& what, int err) {
   if (err == ENOENT || err == ENOTDIR) code = Errc::not_found;
   else if (err == EACCES || err == EPERM || err == EROFS) code = Errc::permission_denied;
   else if (err == EEXIST) code = Errc::already_exists;
+  else if (err == EMFILE || err == ENFILE || err == ENOMEM) code = Errc::exhausted;
   return Error{code, what + ": " + std::strerror(err)};
 }
 

@@ -18,6 +18,7 @@ enum class Errc {
   conflict,     // the state does not allow this now
   timeout,
   unavailable,  // a peer (daemon, host, bus) could not be reached
+  exhausted,    // a limit was reached (open files, memory, a configured budget): try later
   internal,
 };
 

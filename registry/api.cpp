@@ -15,6 +15,7 @@ namespace {
 struct Ctx {
   Store& store;
   const ApiOptions& options;
+  MemoryBudget& buffered;
 };
 
 Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
@@ -23,8 +24,21 @@ Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
 // line alone would only say 500).
 Response server_error(const Error& e) {
   static const auto log = rs::log::get("registry");
+  if (e.code == Errc::exhausted) {
+    // Out of descriptors or memory for now: the client may retry, nothing is broken.
+    log->warn("answering 503: {}", e.message);
+    Response r = error_response(503, "UNAVAILABLE", "the registry is busy; retry later");
+    r.set("Retry-After", "1");
+    return r;
+  }
   log->error("answering 500: {}", e.message);
   return error_response(500, "UNKNOWN", e.message);
+}
+
+Response buffers_full() {
+  Response r = error_response(503, "UNAVAILABLE", "too many manifests are being received; retry later");
+  r.set("Retry-After", "1");
+  return r;
 }
 
 Response digest_invalid(const Error& e) { return error_response(400, "DIGEST_INVALID", e.message); }
@@ -311,34 +325,53 @@ Response store_manifest(Ctx ctx, const RouteMatch& m, std::string_view content_t
   return r;
 }
 
+// A manifest's body, held in memory within the manifest limit and the budget shared by
+// every manifest being received.
 class ManifestSink final : public BodySink {
  public:
-  ManifestSink(Ctx ctx, RouteMatch match, std::string content_type)
-      : ctx_(ctx), match_(std::move(match)), content_type_(std::move(content_type)) {}
+  // `reserved` bytes of ctx.buffered are the sink's already (the announced length).
+  ManifestSink(Ctx ctx, RouteMatch match, std::string content_type, std::uint64_t reserved)
+      : ctx_(ctx), match_(std::move(match)), content_type_(std::move(content_type)), reserved_(reserved) {
+    body_.reserve(static_cast<std::size_t>(reserved));
+  }
+  ~ManifestSink() override { ctx_.buffered.give(reserved_); }
 
   std::optional<Response> write(const char* data, std::size_t size) override {
-    if (body_.size() + size > ctx_.store.options().max_manifest_bytes) return manifest_too_large(ctx_);
+    const std::uint64_t max = ctx_.store.options().max_manifest_bytes;
+    if (body_.size() + size > max) return manifest_too_large(ctx_);
+    if (body_.size() + size > reserved_) {
+      // A body of unknown length takes its budget in steps.
+      std::uint64_t more = std::min(max, std::max<std::uint64_t>(body_.size() + size, 2 * reserved_ + kStep)) - reserved_;
+      if (!ctx_.buffered.take(more)) return buffers_full();
+      reserved_ += more;
+    }
     body_.append(data, size);
     return std::nullopt;
   }
   Response finish() override { return store_manifest(ctx_, match_, content_type_, body_); }
+  bool holds_body_in_memory() const override { return true; }
 
  private:
+  static constexpr std::uint64_t kStep = 64 * 1024;
   Ctx ctx_;
   RouteMatch match_;
   std::string content_type_;
+  std::uint64_t reserved_;
   std::string body_;
 };
 
 // PUT /v2/<name>/manifests/<reference>: the body, within the size limit, goes to a sink.
 Dispatch put_manifest(Ctx ctx, const Request& req, RouteMatch m) {
+  std::uint64_t announced = 0;
   if (auto cl = req.header("Content-Length"); !cl.empty()) {
-    std::uint64_t n = 0;
-    auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), n);
-    if (ec == std::errc() && n > ctx.store.options().max_manifest_bytes) return reply(manifest_too_large(ctx));
+    auto [p, ec] = std::from_chars(cl.data(), cl.data() + cl.size(), announced);
+    if (ec == std::errc() && announced > ctx.store.options().max_manifest_bytes) return reply(manifest_too_large(ctx));
+    if (ec != std::errc()) announced = 0;
   }
+  // The announced length is reserved before a byte is read: a full budget refuses now.
+  if (!ctx.buffered.take(announced)) return reply(buffers_full());
   Dispatch d;
-  d.sink = std::make_unique<ManifestSink>(ctx, std::move(m), std::string(req.header("Content-Type")));
+  d.sink = std::make_unique<ManifestSink>(ctx, std::move(m), std::string(req.header("Content-Type")), announced);
   return d;
 }
 
@@ -455,10 +488,19 @@ Response error_response(int status, std::string_view code, std::string_view mess
   return r;
 }
 
-Api::Api(Store& store, ApiOptions options) : store_(store), options_(options) {}
+bool MemoryBudget::take(std::uint64_t bytes) {
+  std::uint64_t used = used_.load(std::memory_order_relaxed);
+  do {
+    if (bytes > limit_ - std::min(used, limit_)) return false;
+  } while (!used_.compare_exchange_weak(used, used + bytes, std::memory_order_relaxed));
+  return true;
+}
+
+Api::Api(Store& store, ApiOptions options)
+    : store_(store), options_(options), buffered_(std::make_unique<MemoryBudget>(options_.max_buffered_body_bytes)) {}
 
 Dispatch Api::handle(const Request& req) const {
-  Ctx ctx{store_, options_};
+  Ctx ctx{store_, options_, *buffered_};
   RouteMatch m = match_route(req.method, req.target);
   // Deletion switched off is refused whatever the reference (the router cannot know).
   if ((m.endpoint == Endpoint::delete_manifest || m.endpoint == Endpoint::delete_blob) && !options_.delete_enabled)

@@ -6,6 +6,7 @@
 #include "registry/router.hpp"
 #include "registry/store.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -18,6 +19,23 @@ namespace rs::registry {
 struct ApiOptions {
   bool delete_enabled = true;
   std::size_t max_list_entries = 10000;  // catalog and tags pages without ?n=
+  // Request bodies held whole in memory (manifests being received), all together.
+  std::uint64_t max_buffered_body_bytes = 128 * 1024 * 1024;
+};
+
+// Bytes shared by every request: take() what you hold, give() it back. Thread-safe.
+class MemoryBudget {
+ public:
+  explicit MemoryBudget(std::uint64_t limit) : limit_(limit) {}
+  // False, taking nothing, when `bytes` more would pass the limit.
+  bool take(std::uint64_t bytes);
+  void give(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
+  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
+  std::uint64_t limit() const { return limit_; }
+
+ private:
+  const std::uint64_t limit_;
+  std::atomic<std::uint64_t> used_{0};
 };
 
 // Receives a request body as it arrives.
@@ -30,6 +48,8 @@ class BodySink {
   virtual std::span<char> buffer() { return {}; }
   // The whole body has arrived.
   virtual Response finish() = 0;
+  // The body is kept in memory until finish(): the server bounds how long it may take.
+  virtual bool holds_body_in_memory() const { return false; }
 };
 
 // What the server does next: send `response`, or first feed the body to `sink` and send
@@ -48,10 +68,12 @@ class Api {
   Api(Store& store, ApiOptions options);
 
   Dispatch handle(const Request& request) const;
+  const MemoryBudget& buffered_bodies() const { return *buffered_; }
 
  private:
   Store& store_;
   ApiOptions options_;
+  std::unique_ptr<MemoryBudget> buffered_;
 };
 
 }  // namespace rs::registry

@@ -167,7 +167,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
-  check_keys(doc, "", {"listen", "root", "delete", "threads", "log", "limits"}, p);
+  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits"}, p);
 
   if (auto n = doc["listen"]) {
     std::string listen;
@@ -187,6 +187,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     }
   }
   if (auto n = doc["threads"]) read_between(n, "threads", 0, kMaxThreads, config.server.threads, p, "a number");
+  if (auto n = doc["workers"]) read_between(n, "workers", 1, kMaxThreads, config.server.blocking_threads, p, "a number");
   if (auto n = doc["log"]) {
     if (!n.IsMap()) {
       p.add(n, "log", "expected a mapping");
@@ -206,7 +207,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       p.add(n, "limits", "expected a mapping");
     } else {
       check_keys(n, "limits.",
-                 {"max_manifest_bytes", "max_connections", "idle_timeout_s", "io_timeout_s", "shutdown_grace_s",
+                 {"max_manifest_bytes", "max_connections", "max_connections_per_ip", "max_buffered_body_bytes",
+                  "header_timeout_s", "idle_timeout_s", "io_timeout_s", "buffered_body_timeout_s", "shutdown_grace_s",
                   "max_list_entries", "max_header_bytes"},
                  p);
       if (auto v = n["max_manifest_bytes"])
@@ -214,11 +216,20 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
                      "a number of bytes");
       if (auto v = n["max_connections"])
         read_between(v, "limits.max_connections", 1, kMaxConnectionsLimit, config.server.max_connections, p, "a number");
+      if (auto v = n["max_connections_per_ip"])
+        read_between(v, "limits.max_connections_per_ip", 1, kMaxConnectionsLimit, config.server.max_connections_per_client,
+                     p, "a number");
+      if (auto v = n["max_buffered_body_bytes"])
+        read_between(v, "limits.max_buffered_body_bytes", 1024 * 1024, kMaxBufferedBodyLimit,
+                     config.api.max_buffered_body_bytes, p, "a number of bytes");
       if (auto v = n["max_list_entries"])
         read_between(v, "limits.max_list_entries", 1, kMaxListEntriesLimit, config.api.max_list_entries, p, "a number");
       if (auto v = n["max_header_bytes"])
         read_between(v, "limits.max_header_bytes", 1024, kMaxHeaderBytesLimit, config.server.max_header_bytes, p, "a number");
+      if (auto v = n["header_timeout_s"]) read_seconds(v, "limits.header_timeout_s", config.server.header_timeout, p);
       if (auto v = n["idle_timeout_s"]) read_seconds(v, "limits.idle_timeout_s", config.server.idle_timeout, p);
+      if (auto v = n["buffered_body_timeout_s"])
+        read_seconds(v, "limits.buffered_body_timeout_s", config.server.buffered_body_timeout, p);
       if (auto v = n["io_timeout_s"]) read_seconds(v, "limits.io_timeout_s", config.server.io_timeout, p);
       if (auto v = n["shutdown_grace_s"]) read_seconds(v, "limits.shutdown_grace_s", config.server.shutdown_grace, p);
     }

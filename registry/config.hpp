@@ -25,6 +25,7 @@ inline constexpr long long kMaxConnectionsLimit = 1 << 20;
 inline constexpr long long kMaxManifestLimit = 64LL * 1024 * 1024;
 inline constexpr long long kMaxListEntriesLimit = 1'000'000;
 inline constexpr long long kMaxHeaderBytesLimit = 1024 * 1024;
+inline constexpr long long kMaxBufferedBodyLimit = 64LL * 1024 * 1024 * 1024;
 
 // Parses "ADDR:PORT" into the server options: an IP literal ("[::1]:5000" for IPv6), a host
 // name ("localhost:5000", kept as a name), or ":PORT" for every interface (registry:2's form).
@@ -41,10 +42,13 @@ Result<void> resolve_listen(Config& config);
 //   listen: 0.0.0.0:5000
 //   root: /var/lib/registry
 //   delete: true                     # DELETE of blobs and manifests (default on)
-//   threads: 0                       # 0 = one per core, at most 256
+//   threads: 0                       # I/O threads: 0 = one per core, at most 256
+//   workers: 4                       # threads for the disk and hashing work of writes
 //   log: {level: info, access: true}
-//   limits: {max_manifest_bytes: 4194304, max_connections: 4096, idle_timeout_s: 60,
-//            io_timeout_s: 60, shutdown_grace_s: 10, max_list_entries: 10000}
+//   limits: {max_manifest_bytes: 4194304, max_connections: 4096, max_connections_per_ip: 512,
+//            max_buffered_body_bytes: 134217728, header_timeout_s: 10, idle_timeout_s: 60,
+//            io_timeout_s: 60, buffered_body_timeout_s: 60, shutdown_grace_s: 10,
+//            max_list_entries: 10000, max_header_bytes: 16384}
 // (seconds at most a day; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);
 // The same for a config's text; `path` names it in problems.

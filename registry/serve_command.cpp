@@ -84,6 +84,9 @@ int serve_command(const std::vector<std::string>& argv) {
     log->error("storage root '{}': not writable", config.root);
     return 3;
   }
+  const std::uint64_t open_files = fit_open_files(config.server);
+  log->debug("open-file limit {}, at most {} connections ({} per client address)", open_files,
+             config.server.max_connections, config.server.max_connections_per_client);
   FilesystemDriver driver(config.root);
   Store store(driver, config.store);
   Api api(store, config.api);

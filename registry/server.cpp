@@ -14,6 +14,7 @@
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -22,9 +23,11 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <array>
+#include <cctype>
 #include <atomic>
 #include <ctime>
 #include <iterator>
@@ -34,6 +37,8 @@
 #include <optional>
 #include <string_view>
 #include <thread>
+#include <type_traits>
+#include <unordered_map>
 #include <vector>
 
 namespace rs::registry {
@@ -50,6 +55,51 @@ auto redirect(beast::error_code& ec) { return net::redirect_error(net::use_await
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
 constexpr std::chrono::seconds kLinger{2};  // see Session::linger
+// Descriptors kept free of connections: the listener, logs, the storage's own files.
+constexpr std::uint64_t kReservedFiles = 64;
+
+// The body buffers of one thread: a connection takes one for a request with a body and
+// gives it back when the request ends, so that idle connections hold none and busy ones
+// do not allocate each time.
+class ChunkPool {
+ public:
+  std::unique_ptr<char[]> take() {
+    if (free_.empty()) return std::unique_ptr<char[]>(new char[kBodyChunk]);
+    auto chunk = std::move(free_.back());
+    free_.pop_back();
+    return chunk;
+  }
+  void give(std::unique_ptr<char[]> chunk) {
+    if (chunk && free_.size() < kKeep) free_.push_back(std::move(chunk));
+  }
+
+ private:
+  static constexpr std::size_t kKeep = 8;
+  std::vector<std::unique_ptr<char[]>> free_;
+};
+thread_local ChunkPool chunk_pool;
+
+// HTTP errors of the client's making (a malformed request line, header or chunk), as
+// opposed to the connection ending: those get a 400 before the connection closes.
+bool client_protocol_error(const beast::error_code& ec) {
+  return ec.category() == http::make_error_code(http::error::bad_target).category() &&
+         ec != http::error::end_of_stream && ec != http::error::partial_message;
+}
+
+// An absolute-form target ("http://host:5000/v2/") as its path and query (RFC 9112 3.2.2).
+std::string_view origin_form(std::string_view target) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (target.size() < scheme.size()) continue;
+    std::string_view prefix = target.substr(0, scheme.size());
+    if (!std::equal(prefix.begin(), prefix.end(), scheme.begin(),
+                    [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
+      continue;
+    auto path = target.find_first_of("/?", scheme.size());
+    if (path == std::string_view::npos) return "/";
+    return target.substr(path);
+  }
+  return target;
+}
 
 // TCP_CORK for the life of a scope: partial frames wait until uncorked.
 class Cork {
@@ -131,6 +181,22 @@ class AccessLog {
   std::size_t prefix_len_ = 0;
 };
 
+
+// A connection the server will not keep gets a short 503 (if the socket takes it at once)
+// instead of a bare reset, so the client knows to come back.
+void refuse_connection(tcp::socket& socket, std::string_view why) {
+  const std::string body = R"({"errors":[{"code":"UNAVAILABLE","message":")" + std::string(why) + R"(","detail":null}]})";
+  const std::string answer = fmt::format(
+      "HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\nContent-Type: application/json\r\n"
+      "Content-Length: {}\r\nConnection: close\r\n\r\n{}",
+      body.size(), body);
+  beast::error_code ec;
+  socket.non_blocking(true, ec);
+  (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  socket.close(ec);
+}
+
 }  // namespace
 
 class Session;
@@ -139,7 +205,9 @@ class Session;
 // them, so its handlers never need a strand or a lock. The first also holds the acceptor,
 // the signals and the shutdown timer.
 struct Server::Impl {
-  Impl(const Api& a, ServerOptions o) : api(a), options(std::move(o)), contexts(make_contexts(options.threads)) {
+  Impl(const Api& a, ServerOptions o)
+      : api(a), options(std::move(o)), contexts(make_contexts(options.threads)),
+        workers(std::max(1u, options.blocking_threads)) {
     for (auto& c : contexts) {
       guards.emplace_back(c->get_executor());
       access_logs.push_back(std::make_unique<AccessLog>(*c));
@@ -153,11 +221,18 @@ struct Server::Impl {
     return out;
   }
 
+  ~Impl() { workers.join(); }
+
   net::io_context& main_context() { return *contexts.front(); }
   std::size_t next_context() { return next++ % contexts.size(); }
   // Closes every connection (or only those waiting for their next request); each ends
   // on its own thread, so the threads run out of work and return.
   void close_sessions(bool idle_only);
+
+  // Runs `work` on a worker thread and resumes the calling coroutine on its own thread
+  // with the result (or the exception): disk and hashing work never holds an I/O thread.
+  template <class Work>
+  net::awaitable<std::invoke_result_t<Work&>> offload(Work work);
 
   const Api& api;
   ServerOptions options;
@@ -165,37 +240,48 @@ struct Server::Impl {
   std::vector<net::executor_work_guard<net::io_context::executor_type>> guards;  // until shutdown
   std::vector<std::unique_ptr<AccessLog>> access_logs;                           // one per context
   std::size_t next = 0;  // accept loop only
+  static constexpr std::chrono::seconds kRefusalLogInterval{10};
+  std::size_t refused_since_log = 0;         // accept loop only
+  Clock::time_point last_refusal_log{};      // accept loop only
   tcp::acceptor acceptor{main_context()};
   net::steady_timer grace_timer{main_context()};
   std::unique_ptr<net::signal_set> signals;
   std::function<void()> on_stopping;
   std::atomic<bool> stopping{false};
   std::shared_ptr<spdlog::logger> log = rs::log::get("registry");
+  net::thread_pool workers;  // last: joined first, while what its work uses still exists
 
   std::mutex sessions_mutex;
   std::map<Session*, std::weak_ptr<Session>> sessions;
+  std::unordered_map<std::string, std::size_t> per_client;  // open connections by address
 
   net::awaitable<void> accept_loop();
+  // Registers a new connection, or says why it may not stay (the connection is not counted).
+  std::optional<std::string> admit(const std::shared_ptr<Session>& session);
   void begin_shutdown();
-  void session_ended(Session* s);
+  void session_ended(Session* s, const std::string& client);
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket, AccessLog& access_log)
-      : server_(server), access_log_(access_log), socket_(std::move(socket)), timer_(socket_.get_executor()) {}
+  Session(Server::Impl& server, tcp::socket socket, AccessLog& access_log, std::string remote)
+      : server_(server), access_log_(access_log), socket_(std::move(socket)), timer_(socket_.get_executor()),
+        deadline_(Clock::now() + server.options.header_timeout), remote_(std::move(remote)) {}
 
+  // After Server::Impl::admit() took it in.
   void start() {
-    {
-      std::lock_guard lock(server_.sessions_mutex);
-      server_.sessions[this] = weak_from_this();
-    }
     auto self = shared_from_this();
-    net::co_spawn(socket_.get_executor(), watchdog(self), net::detached);
-    net::co_spawn(socket_.get_executor(), run(self), net::detached);
+    // An exception (out of memory, a bug) ends this connection, never the process.
+    auto on_end = [self](std::exception_ptr e) {
+      if (e) self->failed_by(e);
+    };
+    net::co_spawn(socket_.get_executor(), watchdog(self), on_end);
+    net::co_spawn(socket_.get_executor(), run(self), on_end);
   }
 
-  ~Session() { server_.session_ended(this); }
+  ~Session() {
+    if (admitted_) server_.session_ended(this, remote_);
+  }
 
   // Called on shutdown: closes the connection now, or only if it waits for its next request.
   void close_from_any_thread(bool idle_only) {
@@ -204,8 +290,18 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
+  const std::string& remote() const { return remote_; }
+  // A connection that was not admitted: answered 503 and closed on the acceptor's thread.
+  void refuse(std::string_view why) { refuse_connection(socket_, why); }
+  void set_admitted() { admitted_ = true; }
+  // Since when the connection waits for a request (0: it is serving one). Read by the
+  // acceptor to pick the connection that has been idle longest; claim_idle() takes it.
+  Clock::rep idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
+  bool claim_idle(Clock::rep seen) { return idle_since_.compare_exchange_strong(seen, 0); }
+
  private:
   using HeaderParser = http::request_parser<http::empty_body>;
+  static constexpr std::size_t kIdleBufferBytes = 4096;
 
   // How reading a request body ended: whole, stopped by the sink (with its answer), or
   // failed (why).
@@ -217,9 +313,39 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Sets the deadline of the next read or write. Moving it later costs nothing (the
   // watchdog looks again when its timer fires); moving it earlier re-arms the timer.
+  // A body held in memory also keeps to its whole-body deadline.
   void arm(std::chrono::seconds timeout) {
-    deadline_ = Clock::now() + timeout;
+    deadline_ = std::min(Clock::now() + timeout, body_deadline_);
     if (deadline_ < timer_.expiry()) timer_.expires_at(deadline_);
+  }
+
+  void set_idle(bool idle) {
+    idle_ = idle;
+    idle_since_.store(idle ? std::max<Clock::rep>(1, Clock::now().time_since_epoch().count()) : 0,
+                      std::memory_order_relaxed);
+  }
+
+  char* chunk() {
+    if (!chunk_) chunk_ = chunk_pool.take();
+    return chunk_.get();
+  }
+
+  // What a request borrowed goes back once it is answered: idle connections hold only
+  // their small header buffer.
+  void release_buffers() {
+    chunk_pool.give(std::move(chunk_));
+    if (buffer_.size() == 0 && buffer_.capacity() > kIdleBufferBytes) buffer_.shrink_to_fit();
+  }
+
+  void failed_by(std::exception_ptr e) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      server_.log->error("{}: connection ended by an exception: {}", remote_, x.what());
+    } catch (...) {
+      server_.log->error("{}: connection ended by an exception", remote_);
+    }
+    close();
   }
 
   void close() {
@@ -265,8 +391,9 @@ class Session : public std::enable_shared_from_this<Session> {
   net::awaitable<void> run(std::shared_ptr<Session>);
   net::awaitable<bool> read_request(HeaderParser& parser);
   net::awaitable<bool> serve(HeaderParser& parser);
-  net::awaitable<std::optional<Response>> answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
-                                                      std::uint64_t& received, bool& unread_body);
+  net::awaitable<std::optional<Response>> answer_body(HeaderParser& parser, const Request& req,
+                                                      std::unique_ptr<BodySink>& sink, std::uint64_t& received,
+                                                      bool& unread_body);
   net::awaitable<BodyEnd> read_body(HeaderParser& parser, BodySink& sink, std::uint64_t& received);
   net::awaitable<BodyEnd> read_sized_body(std::uint64_t length, BodySink& sink, std::uint64_t& received);
   net::awaitable<BodyEnd> read_chunked_body(HeaderParser& header_parser, BodySink& sink, std::uint64_t& received);
@@ -281,12 +408,16 @@ class Session : public std::enable_shared_from_this<Session> {
   AccessLog& access_log_;
   tcp::socket socket_;
   net::steady_timer timer_;
-  Clock::time_point deadline_ = Clock::now() + std::chrono::seconds(60);
+  Clock::time_point deadline_;
+  Clock::time_point body_deadline_ = Clock::time_point::max();
   beast::flat_buffer buffer_;
-  std::unique_ptr<char[]> chunk_;
+  std::unique_ptr<char[]> chunk_;  // from chunk_pool, while a request needs it
   std::string head_;    // the response head being written
-  std::string remote_;  // the client's address, for the logs
+  std::string remote_;  // the client's address: logs, and the per-client connection count
+  std::uint64_t requests_ = 0;
+  bool admitted_ = false;
   bool idle_ = true;
+  std::atomic<Clock::rep> idle_since_{1};  // a new connection waits for its first request
   bool timed_out_ = false;        // the watchdog closed the connection
   std::string failure_detail_;   // what failed when no error code says it (a file read)
 };
@@ -294,42 +425,54 @@ class Session : public std::enable_shared_from_this<Session> {
 Request to_request(const http::request_header<>& head) {
   Request req;
   req.method = std::string(head.method_string());
-  req.target = std::string(head.target());
+  req.target = std::string(origin_form(std::string_view(head.target().data(), head.target().size())));
   req.headers.reserve(8);
   for (const auto& f : head) req.headers.push_back({std::string(f.name_string()), std::string(f.value())});
   return req;
 }
 
 net::awaitable<void> Session::run(std::shared_ptr<Session>) {
-  beast::error_code ec;
-  if (auto ep = socket_.remote_endpoint(ec); !ec) remote_ = ep.address().to_string();
   while (!server_.stopping) {
     HeaderParser parser;
     if (!co_await read_request(parser)) break;
-    if (!co_await serve(parser)) break;
+    ++requests_;
+    bool again = co_await serve(parser);
+    release_buffers();
+    if (!again) break;
   }
   close();
 }
 
-// Waits for the next request's header; false when the connection ends instead.
+// Waits for the next request's header; false when the connection ends instead. Waiting
+// for a request is bounded by the idle timeout, its header by the (shorter) header timeout
+// from its first byte on; a new connection's first request has the header timeout from
+// the accept.
 net::awaitable<bool> Session::read_request(HeaderParser& parser) {
   parser.header_limit(static_cast<std::uint32_t>(server_.options.max_header_bytes));
   // Bodies go to sinks, which enforce their own limits. (Beast 1.74 compares the
   // limit as an optional, so boost::none would refuse every body: use the maximum.)
   parser.body_limit(std::numeric_limits<std::uint64_t>::max());
-  idle_ = true;
-  arm(server_.options.idle_timeout);
+  set_idle(true);
   beast::error_code ec;
+  if (requests_ > 0 && buffer_.size() == 0) {
+    arm(server_.options.idle_timeout);
+    co_await socket_.async_wait(tcp::socket::wait_read, redirect(ec));
+    if (ec) {
+      fail(ec, "wait for a request");
+      set_idle(false);
+      co_return false;
+    }
+  }
+  if (requests_ > 0) arm(server_.options.header_timeout);
   co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
   if (!ec) {
-    idle_ = false;
+    set_idle(false);
     co_return true;
   }
   // (Still idle_ while reporting: a connection closed between requests is an ordinary end.)
   fail(ec, "read request");
-  idle_ = false;
-  if (ec != http::error::end_of_stream && ec.category() == http::make_error_code(http::error::bad_target).category() &&
-      socket_.is_open()) {
+  set_idle(false);
+  if (client_protocol_error(ec) && socket_.is_open()) {
     // A malformed request gets a plain answer before the connection closes.
     Response bad = error_response(400, "BAD_REQUEST", ec.message());
     if (auto e = co_await write_response(bad, false, false)) fail(e, "write response");
@@ -345,13 +488,23 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   bool keep_alive = parser.get().keep_alive();
   const unsigned version = parser.get().version();
 
-  Dispatch d = server_.api.handle(req);
+  // HTTP/1.1 requests name exactly one Host (RFC 9112 3.2).
+  const auto hosts = parser.get().count(http::field::host);
+  const bool bad_host = version >= 11 ? hosts != 1 : hosts > 1;
+  // Requests that write may wait for the disk or hash a whole upload: they run on a worker.
+  const bool writes = req.method != "GET" && req.method != "HEAD";
+  // (Plain statements: g++ 12 destroys a temporary twice when co_await sits in a ?: .)
+  Dispatch d;
+  if (bad_host) d.response = error_response(400, "BAD_REQUEST", "an HTTP/1.1 request needs one Host header");
+  else if (writes) d = co_await server_.offload([&] { return server_.api.handle(req); });
+  else d = server_.api.handle(req);
   Response response;
   std::uint64_t received = 0;
   bool unread_body = false;
   if (d.sink) {
-    auto answer = co_await answer_body(parser, req, *d.sink, received, unread_body);
-    d.sink.reset();
+    if (d.sink->holds_body_in_memory()) body_deadline_ = started + server_.options.buffered_body_timeout;
+    auto answer = co_await answer_body(parser, req, d.sink, received, unread_body);
+    body_deadline_ = Clock::time_point::max();
     if (!answer) co_return false;
     response = std::move(*answer);
   } else {
@@ -377,22 +530,34 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
 }
 
 // The answer to a request whose body goes to `sink`: the sink's once the body has arrived,
-// or the one it stopped with (then `unread_body`); none when the body stopped arriving,
-// which is logged with the request.
-net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parser, const Request& req, BodySink& sink,
-                                                             std::uint64_t& received, bool& unread_body) {
-  BodyEnd body = co_await read_body(parser, sink, received);
+// or the one it stopped with (then `unread_body`), or a 400 for a malformed body; none when
+// the body stopped arriving, which is logged with the request. The sink is finished and
+// released on a worker (a commit hashes and syncs; an abandoned upload is removed).
+net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parser, const Request& req,
+                                                             std::unique_ptr<BodySink>& sink, std::uint64_t& received,
+                                                             bool& unread_body) {
+  BodyEnd body = co_await read_body(parser, *sink, received);
+  const bool complete = body.complete;
+  std::optional<Response> answer = co_await server_.offload([&] {
+    std::optional<Response> r = complete ? std::optional<Response>(sink->finish()) : std::nullopt;
+    sink.reset();
+    return r;
+  });
   if (body.early) {
     unread_body = true;
     co_return std::move(body.early);
   }
-  if (!body.complete) {
+  if (!complete) {
     // (Whatever the cause, an ordinary end or not, it ended a request: info, as the access line.)
     server_.log->info("{} {} {} aborted after {} bytes: {}", remote_, req.method, req.target, received,
                       cause(body.error));
+    if (client_protocol_error(body.error) && socket_.is_open()) {
+      unread_body = true;
+      co_return error_response(400, "BAD_REQUEST", body.error.message());
+    }
     co_return std::nullopt;
   }
-  co_return sink.finish();
+  co_return answer;
 }
 
 // After answering before the whole body arrived (an error mid-upload), reads and drops what
@@ -401,12 +566,11 @@ net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parse
 net::awaitable<void> Session::linger() {
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
-  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
   const auto until = Clock::now() + kLinger;
   arm(std::chrono::duration_cast<std::chrono::seconds>(kLinger));
   // (It ends with an error by design: the client's close, or the watchdog's.)
   while (!ec && Clock::now() < until)
-    co_await socket_.async_read_some(net::buffer(chunk_.get(), kBodyChunk), redirect(ec));
+    co_await socket_.async_read_some(net::buffer(chunk(), kBodyChunk), redirect(ec));
 }
 
 net::awaitable<Session::BodyEnd> Session::read_body(HeaderParser& header_parser, BodySink& sink,
@@ -419,7 +583,7 @@ net::awaitable<Session::BodyEnd> Session::read_body(HeaderParser& header_parser,
     if (ec) co_return BodyEnd{false, std::nullopt, ec};
   }
   if (header_parser.is_done()) co_return BodyEnd{true, std::nullopt, {}};
-  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+  chunk();
   if (!header_parser.chunked() && header_parser.content_length())
     co_return co_await read_sized_body(*header_parser.content_length(), sink, received);
   co_return co_await read_chunked_body(header_parser, sink, received);
@@ -503,7 +667,7 @@ net::awaitable<beast::error_code> Session::write_response(Response& r, bool head
 
 // A driver without file descriptors: the file is copied through a buffer.
 net::awaitable<beast::error_code> Session::copy_file(FileReader& file, std::uint64_t offset, std::uint64_t left) {
-  if (!chunk_) chunk_.reset(new char[kBodyChunk]);
+  chunk();
   beast::error_code ec;
   // Readers without descriptors start at 0: skip to the offset.
   std::uint64_t skip = offset;
@@ -584,6 +748,64 @@ net::awaitable<beast::error_code> Session::send_file(int fd, std::uint64_t offse
   co_return ec;
 }
 
+template <class Work>
+net::awaitable<std::invoke_result_t<Work&>> Server::Impl::offload(Work work) {
+  using Result = std::invoke_result_t<Work&>;
+  std::optional<Result> result;
+  std::exception_ptr error;
+  co_await net::async_initiate<decltype(net::use_awaitable), void()>(
+      [&](auto resume) {
+        net::post(workers, [&, resume = std::move(resume)]() mutable {
+          try {
+            result.emplace(work());
+          } catch (...) {
+            error = std::current_exception();
+          }
+          auto home = net::get_associated_executor(resume);
+          net::post(home, std::move(resume));
+        });
+      },
+      net::use_awaitable);
+  if (error) std::rethrow_exception(error);
+  co_return std::move(*result);
+}
+
+std::optional<std::string> Server::Impl::admit(const std::shared_ptr<Session>& session) {
+  std::shared_ptr<Session> evict;
+  {
+    std::lock_guard lock(sessions_mutex);
+    const std::string& client = session->remote();
+    const bool client_full = per_client[client] >= options.max_connections_per_client;
+    if (client_full || sessions.size() >= options.max_connections) {
+      // Full: the connection that has waited longest for a request makes room (one of the
+      // client's own when it is the client that has too many).
+      Session* oldest = nullptr;
+      Clock::rep oldest_since = 0;
+      for (auto& [ptr, weak] : sessions) {
+        Clock::rep since = ptr->idle_since();
+        if (since == 0 || (client_full && ptr->remote() != client)) continue;
+        if (!oldest || since < oldest_since) {
+          oldest = ptr;
+          oldest_since = since;
+        }
+      }
+      if (!oldest || !oldest->claim_idle(oldest_since)) {
+        if (per_client[client] == 0) per_client.erase(client);
+        return client_full ? "too many connections from " + client : std::string("too many connections");
+      }
+      evict = sessions[oldest].lock();
+    }
+    ++per_client[client];
+    sessions[session.get()] = session;
+    session->set_admitted();
+  }
+  if (evict) {
+    log->debug("{}: closing the longest-idle connection to make room", evict->remote());
+    evict->close_from_any_thread(true);
+  }
+  return std::nullopt;
+}
+
 net::awaitable<void> Server::Impl::accept_loop() {
   while (!stopping) {
     beast::error_code ec;
@@ -599,17 +821,22 @@ net::awaitable<void> Server::Impl::accept_loop() {
       }
       continue;
     }
-    std::size_t open_now;
-    {
-      std::lock_guard lock(sessions_mutex);
-      open_now = sessions.size();
-    }
-    if (open_now >= options.max_connections) {
-      socket.close(ec);
+    auto peer = socket.remote_endpoint(ec);
+    if (ec) continue;  // already gone
+    socket.set_option(tcp::no_delay(true), ec);
+    auto session = std::make_shared<Session>(*this, std::move(socket), *access_logs[context], peer.address().to_string());
+    if (auto refused = admit(session)) {
+      // Logged once per interval with a count: a flood of connections is not a flood of lines.
+      ++refused_since_log;
+      if (auto now = Clock::now(); now - last_refusal_log >= kRefusalLogInterval) {
+        log->warn("{} connection(s) refused, the last from {}: {}", refused_since_log, session->remote(), *refused);
+        refused_since_log = 0;
+        last_refusal_log = now;
+      }
+      session->refuse(*refused);
       continue;
     }
-    socket.set_option(tcp::no_delay(true), ec);
-    std::make_shared<Session>(*this, std::move(socket), *access_logs[context])->start();
+    session->start();
   }
 }
 
@@ -631,7 +858,7 @@ void Server::Impl::begin_shutdown() {
       close_sessions(false);
     }
   });
-  session_ended(nullptr);
+  session_ended(nullptr, {});
 }
 
 void Server::Impl::close_sessions(bool idle_only) {
@@ -644,10 +871,34 @@ void Server::Impl::close_sessions(bool idle_only) {
   for (auto& s : live) s->close_from_any_thread(idle_only);
 }
 
-void Server::Impl::session_ended(Session* s) {
+void Server::Impl::session_ended(Session* s, const std::string& client) {
   std::lock_guard lock(sessions_mutex);
-  if (s) sessions.erase(s);
+  if (s) {
+    sessions.erase(s);
+    if (auto it = per_client.find(client); it != per_client.end() && --it->second == 0) per_client.erase(it);
+  }
   if (stopping && sessions.empty()) net::post(main_context(), [this] { grace_timer.cancel(); });
+}
+
+std::uint64_t fit_open_files(ServerOptions& options) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 0;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised{limit.rlim_max, limit.rlim_max};
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  const std::uint64_t soft = limit.rlim_cur == RLIM_INFINITY ? UINT64_MAX : limit.rlim_cur;
+  // Each connection: its socket, and one file it reads or writes.
+  const std::uint64_t fit = soft > kReservedFiles + 2 ? (soft - kReservedFiles) / 2 : 1;
+  if (options.max_connections > fit) {
+    rs::log::get("registry")->warn(
+        "limits.max_connections {} lowered to {}: the open-file limit is {} (a connection may use two; raise "
+        "LimitNOFILE= or ulimit -n)",
+        options.max_connections, fit, soft);
+    options.max_connections = static_cast<std::size_t>(fit);
+  }
+  options.max_connections_per_client = std::min(options.max_connections_per_client, options.max_connections);
+  return soft;
 }
 
 Server::Server(const Api& api, ServerOptions options) : impl_(std::make_unique<Impl>(api, std::move(options))) {}

@@ -26,6 +26,8 @@ std::string RegistryServiceAction::unit_file() const {
          "ExecStartPre=/bin/mkdir -p " + c.root + "\n"
          "ExecStart=" + c.binary + " serve --listen " + c.listen + ":" + std::to_string(c.port) + " --root " + c.root + "\n"
          "Restart=always\n"
+         // The server sizes its connections to the open-file limit: 4096 need ~8300.
+         "LimitNOFILE=65536\n"
          "RestartSec=2\n"
          "\n"
          "[Install]\n"

@@ -366,7 +366,7 @@ stop_server "$server_pid"
 expect_eq "SIGTERM stops the server with exit 0" 0 "$server_rc"
 
 # ---- slow clients: stalled headers and bodies are cut by the timeouts ----
-printf 'limits:\n  idle_timeout_s: 1\n  io_timeout_s: 2\n  max_connections: 4\n' >"$T/slow.yml"
+printf 'limits:\n  header_timeout_s: 1\n  idle_timeout_s: 1\n  io_timeout_s: 2\n  max_connections: 4\n' >"$T/slow.yml"
 start_server "$T/root-slow" --config "$T/slow.yml"
 V2=$server_url/v2
 # stalled LINE... : sends the lines, then waits; prints after how many seconds the server closed.
