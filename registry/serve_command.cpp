@@ -1,6 +1,7 @@
 #include "registry/serve_command.hpp"
 
 #include "core/args.hpp"
+#include "core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "registry/api.hpp"
 #include "registry/config.hpp"
@@ -76,7 +77,7 @@ int serve_command(const std::vector<std::string>& argv) {
   if (args->count("-v") + args->count("--verbose") > 0) log::set_level("debug");
   auto log = log::get("registry");
 
-  if (auto r = make_directories(config.root); !r) {
+  if (auto r = make_dirs(config.root); !r) {
     log->error("storage root '{}': {}", config.root, r.error().message);
     return 3;
   }

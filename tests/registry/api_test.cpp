@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace rs::registry;
 namespace fs = std::filesystem;
@@ -356,4 +357,15 @@ TEST_CASE("hostile names and ids never reach the filesystem") {
   CHECK(h.call("GET", "/v2/app/blobs/uploads/..%2f..%2f..").status == 404);
   CHECK(h.call("GET", "/v2/app/blobs/sha256:..%2f..").status == 400);
   CHECK(h.files_under("") == 0);
+}
+
+TEST_CASE("a 500 names the path inside the storage root, not where the root is on the host") {
+  Harness h;
+  // A file where the repository's directory should be: creating the upload fails.
+  fs::create_directories(h.dir.path / "docker/registry/v2/repositories");
+  std::ofstream(h.dir.path / "docker/registry/v2/repositories/app") << "in the way";
+  auto r = h.call("POST", "/v2/app/blobs/uploads/");
+  CHECK(r.status == 500);
+  CHECK_THAT(r.body, Catch::Contains("/docker/registry/v2/repositories/app"));
+  CHECK_THAT(r.body, !Catch::Contains(h.dir.str()));
 }
