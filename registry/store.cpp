@@ -159,6 +159,12 @@ Result<void> Store::mount_blob(const std::string& repo, const std::string& from,
   return link_blob(repo, d);
 }
 
+Result<void> Store::mount_stored_blob(const std::string& repo, const Digest& d) {
+  // Blob data appears only complete and verified (renamed or written atomically).
+  if (auto info = driver_.stat(paths::blob_data(d)); !info) return info.error();
+  return link_blob(repo, d);
+}
+
 // ---- uploads ----
 
 Result<std::string> Store::create_upload(const std::string& repo) {

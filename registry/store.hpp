@@ -125,6 +125,9 @@ class Store {
   Result<void> unlink_blob(const std::string& repo, const Digest& d);
   // Links a blob from `from` into `repo`; Errc::not_found if `from` does not have it.
   Result<void> mount_blob(const std::string& repo, const std::string& from, const Digest& d);
+  // Links a blob the registry holds (in any repository) into `repo`; Errc::not_found if
+  // its data is not there.
+  Result<void> mount_stored_blob(const std::string& repo, const Digest& d);
 
   // Uploads.
   Result<std::string> create_upload(const std::string& repo);

@@ -369,3 +369,26 @@ TEST_CASE("a 500 names the path inside the storage root, not where the root is o
   CHECK_THAT(r.body, Catch::Contains("/docker/registry/v2/repositories/app"));
   CHECK_THAT(r.body, !Catch::Contains(h.dir.str()));
 }
+
+TEST_CASE("a mount from a name that is no repository falls back to a session") {
+  Harness h;
+  auto blob = h.push_blob("a", "mounted");
+  for (const std::string from : {"UP", "..%2F..%2Fescape", ""}) {
+    auto r = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob + "&from=" + from);
+    CHECK(r.status == 202);
+    CHECK(r.header("Location").find("/v2/b/blobs/uploads/") == 0);
+  }
+  CHECK(h.call("HEAD", "/v2/b/blobs/" + blob).status == 404);
+}
+
+TEST_CASE("a mount without from takes any blob the registry holds, else starts a session") {
+  Harness h;
+  auto blob = h.push_blob("a", "found anywhere");
+  auto mounted = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob);
+  CHECK(mounted.status == 201);
+  CHECK(mounted.header("Docker-Content-Digest") == blob);
+  CHECK(h.call("HEAD", "/v2/b/blobs/" + blob).status == 200);
+  auto unknown = h.call("POST", "/v2/b/blobs/uploads/?mount=sha256:" + std::string(64, 'e'));
+  CHECK(unknown.status == 202);
+  CHECK(h.files_under("blobs") == 1);
+}
