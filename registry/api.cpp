@@ -134,6 +134,9 @@ Dispatch start_upload(Ctx ctx, const RouteMatch& m) {
   // A bad ?digest= beside a mount counts only now that the upload goes on without it.
   if (m.error) return reply(error_response(m.error->status, m.error->code, m.error->message));
   auto id = ctx.store.create_upload(m.name);
+  // Too many uploads open: the client may come back once some are finished.
+  if (!id && id.error().code == Errc::conflict)
+    return reply(error_response(429, "TOOMANYREQUESTS", id.error().message));
   if (!id) return reply(server_error(id.error()));
   // Single-request monolithic upload: the body is the whole blob.
   if (m.monolithic) return open_upload_sink(ctx, m.name, *id, *m.monolithic, /*cancel_on_abort=*/true);

@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <utility>
@@ -104,9 +105,13 @@ Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
   auto ns = [](const timespec& t) {
     return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
   };
+  using std::chrono::system_clock;
+  const auto modified = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   return FileInfo{static_cast<std::uint64_t>(st.st_size), S_ISDIR(st.st_mode),
                   FileVersion{static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
-                              ns(st.st_mtim), ns(st.st_ctim)}};
+                              ns(st.st_mtim), ns(st.st_ctim)},
+                  modified};
 }
 
 Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path) {

@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -168,4 +169,21 @@ TEST_CASE("a directory that cannot be made is named by its driver path, the root
     CHECK_THAT(e.message, Catch::Contains("'/docker/file/sub'"));
     CHECK_THAT(e.message, !Catch::Contains(dir.str()));
   }
+}
+
+TEST_CASE("stat tells when a file or directory last changed") {
+  rs::testing::TempDir dir;
+  FilesystemDriver d(dir.str());
+  const auto before = std::chrono::system_clock::now() - std::chrono::seconds(2);
+  REQUIRE(d.put_content("/dir/file", "x").ok());
+  const auto after = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  for (const char* path : {"/dir/file", "/dir"}) {
+    auto info = d.stat(path);
+    REQUIRE(info.ok());
+    CHECK(info->modified > before);
+    CHECK(info->modified < after);
+  }
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(200);
+  fs::last_write_time(dir.path / "dir/file", old);
+  CHECK(d.stat("/dir/file")->modified < before - std::chrono::hours(199));
 }
