@@ -150,3 +150,10 @@ TEST_CASE("the caps on open uploads are limits, bounded") {
   CHECK_THAT(bad.error().message, Catch::Contains("registry.yml:2: key 'limits.max_uploads_per_repository': must be positive"));
   CHECK_THAT(bad.error().message, Catch::Contains("registry.yml:3: key 'limits.max_uploads': must be at most 1000000"));
 }
+
+TEST_CASE("a manifest limit above 4 MiB reaches the store") {
+  rs::testing::TempDir dir;
+  auto c = load(dir, "limits: {max_manifest_bytes: 6291456}\n");
+  REQUIRE(c.ok());
+  CHECK(c->store.max_manifest_bytes == 6291456);
+}

@@ -420,3 +420,18 @@ TEST_CASE("open uploads are counted from storage when a store starts") {
   CHECK(after.create_upload("a").error().code == rs::Errc::conflict);
   CHECK(after.create_upload("x/y/z").ok());
 }
+
+TEST_CASE("a manifest over 4 MiB is read back from storage within a raised limit") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  StoreOptions options;
+  options.max_manifest_bytes = 6 << 20;
+  const std::string bytes = R"({"schemaVersion":2,"pad":")" + std::string(5 << 20, 'x') + "\"}";
+  const auto d = rs::digest_of(bytes);
+  REQUIRE(Store(driver, options).put_manifest("app", d, bytes).ok());
+  // A store of its own: the bytes come from storage, not from a cache.
+  auto got = Store(driver, options).get_manifest("app", d);
+  REQUIRE(got.ok());
+  CHECK(got->bytes == bytes);
+  CHECK(Store(driver).get_manifest("app", d).error().code == rs::Errc::invalid_argument);  // the default limit
+}
