@@ -9,19 +9,23 @@
 
 #include <atomic>
 #include <cerrno>
+#include <vector>
 
 namespace rs {
 namespace {
 
 // Exclusive creation makes a clash an error, never a shared file; a few tries get past one.
 constexpr int kTempAttempts = 8;
+constexpr std::string_view kTempMarker = ".tmp-";
+
+std::atomic<void (*)(const std::string&)> sync_observer{nullptr};
 
 std::string temp_path_for(const std::string& path) {
   static std::atomic<unsigned long> counter{0};
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string::npos ? std::string() : path.substr(0, slash + 1);
   const std::string name = slash == std::string::npos ? path : path.substr(slash + 1);
-  return dir + "." + name + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
+  return dir + "." + name + std::string(kTempMarker) + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" +
          random_hex(4);
 }
 
@@ -73,11 +77,71 @@ Result<void> write_file_atomic(const std::string& path, std::string_view content
     ::unlink(tmp.c_str());
     return errno_error("rename into '" + shown + "'", err);
   }
-  // The rename is durable only once the directory is synced. Filesystems without directory
-  // sync (EINVAL) have nothing more to make durable.
-  Fd dir(::open(directory_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (dir && ::fsync(dir.get()) != 0 && errno != EINVAL)
-    return errno_error("sync the directory of '" + shown + "'", errno);
+  // The rename is durable only once the directory is synced.
+  return sync_directory(directory_of(path), directory_of(shown));
+}
+
+bool is_atomic_temp_name(std::string_view name) {
+  return name.size() > 1 && name[0] == '.' && name.find(kTempMarker) != std::string_view::npos;
+}
+
+Result<void> sync_directory(const std::string& dir, const std::string& shown_as) {
+  const std::string& shown = shown_as.empty() ? dir : shown_as;
+  if (auto* observer = sync_observer.load()) observer(dir);
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  // A directory this process may write but not read cannot be opened to sync (as before).
+  if (!fd && errno == EACCES) return ok();
+  if (!fd) return errno_error("sync directory '" + shown + "'", errno);
+  if (::fsync(fd.get()) != 0 && errno != EINVAL) return errno_error("sync directory '" + shown + "'", errno);
+  return ok();
+}
+
+void set_directory_sync_observer(void (*observer)(const std::string& dir)) { sync_observer.store(observer); }
+
+Result<void> make_dirs_durable(const std::string& base, const std::string& relative, unsigned mode) {
+  std::vector<std::string> parts;
+  for (std::size_t start = 0; start <= relative.size();) {
+    std::size_t end = relative.find('/', start);
+    if (end == std::string::npos) end = relative.size();
+    if (end > start && relative.compare(start, end - start, ".") != 0)
+      parts.push_back(relative.substr(start, end - start));
+    start = end + 1;
+  }
+  // "/a/b" for the first `n` parts: how messages name a directory.
+  auto shown = [&parts](std::size_t n) {
+    std::string out;
+    for (std::size_t i = 0; i < n; ++i) out += "/" + parts[i];
+    return out.empty() ? std::string("/") : out;
+  };
+  auto full = [&](std::size_t n) { return n == 0 ? base : base + shown(n); };
+  // The deepest directory that exists already (usually all of them: nothing to do).
+  std::size_t existing = parts.size();
+  for (;; --existing) {
+    struct stat st {};
+    if (::stat(full(existing).c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return errno_error("create directory '" + shown(existing) + "'", ENOTDIR);
+      break;
+    }
+    if (errno != ENOENT) return errno_error("create directory '" + shown(existing) + "'", errno);
+    if (existing == 0) return errno_error("create directory '" + shown(parts.size()) + "'", ENOENT);
+  }
+  if (existing == parts.size()) return ok();
+  // Each directory that receives a new entry is synced, once all of them are made.
+  std::vector<std::size_t> parents;
+  for (std::size_t n = existing + 1; n <= parts.size(); ++n) {
+    const std::string dir = full(n);
+    if (::mkdir(dir.c_str(), mode) != 0) {
+      const int err = errno;
+      // (Made by someone else meanwhile: still synced here, this caller may be first to rely on it.)
+      struct stat st {};
+      if (err != EEXIST) return errno_error("create directory '" + shown(n) + "'", err);
+      if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+        return errno_error("create directory '" + shown(n) + "'", ENOTDIR);
+    }
+    parents.push_back(n - 1);
+  }
+  for (std::size_t n : parents)
+    if (auto r = sync_directory(full(n), shown(n)); !r) return r;
   return ok();
 }
 

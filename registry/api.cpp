@@ -138,11 +138,19 @@ Dispatch open_upload_sink(Ctx ctx, const std::string& name, const std::string& i
 // POST /v2/<name>/blobs/uploads/: a mount, a single-request upload, or a new session.
 Dispatch start_upload(Ctx ctx, const RouteMatch& m) {
   // Cross-repository mount, falling back to a new session when the blob is not there.
-  if (m.mount && !m.mount_from.empty() && ctx.store.mount_blob(m.name, m.mount_from, *m.mount).ok())
-    return reply(blob_created(m.name, *m.mount));
+  // Without ?from= (automatic content discovery) any blob the registry holds is mounted.
+  // Once access rules exist, this must mount only from repositories the caller may pull.
+  if (m.mount) {
+    auto mounted = m.mount_from.empty() ? ctx.store.mount_stored_blob(m.name, *m.mount)
+                                        : ctx.store.mount_blob(m.name, m.mount_from, *m.mount);
+    if (mounted) return reply(blob_created(m.name, *m.mount));
+  }
   // A bad ?digest= beside a mount counts only now that the upload goes on without it.
   if (m.error) return reply(error_response(m.error->status, m.error->code, m.error->message));
   auto id = ctx.store.create_upload(m.name);
+  // Too many uploads open: the client may come back once some are finished.
+  if (!id && id.error().code == Errc::conflict)
+    return reply(error_response(429, "TOOMANYREQUESTS", id.error().message));
   if (!id) return reply(server_error(id.error()));
   // Single-request monolithic upload: the body is the whole blob.
   if (m.monolithic) return open_upload_sink(ctx, m.name, *id, *m.monolithic, /*cancel_on_abort=*/true);

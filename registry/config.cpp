@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -103,6 +104,55 @@ void check_keys(const YAML::Node& map, const std::string& prefix, const std::set
   }
 }
 
+// registry:2's durations ("168h", "30m", "1h30m", "90s"): whole numbers with the units h, m
+// and s, between kMinPurgeDuration and kMaxPurgeDuration.
+void read_duration(const YAML::Node& node, const std::string& key, std::chrono::seconds& out, Problems& p) {
+  std::string text;
+  if (!read_scalar(node, key, text, p, "a duration such as 168h, 30m or 1h30m")) return;
+  const std::string expected = "expected a duration such as 168h, 30m or 1h30m (units h, m, s), got '" +
+                               text.substr(0, 40) + "'";
+  const long long past_bound = static_cast<long long>(kMaxPurgeDuration.count()) + 1;
+  long long total = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const std::size_t digits = pos;
+    long long n = 0;
+    // (Past the bound by far already: the digits stop counting before they overflow.)
+    for (; pos < text.size() && text[pos] >= '0' && text[pos] <= '9'; ++pos)
+      n = std::min(n * 10 + (text[pos] - '0'), past_bound);
+    if (pos == digits || pos == text.size()) return p.add(node, key, expected);
+    const char unit = text[pos++];
+    const long long scale = unit == 'h' ? 3600 : unit == 'm' ? 60 : unit == 's' ? 1 : 0;
+    if (scale == 0) return p.add(node, key, expected);
+    total = std::min(total + n * scale, past_bound);
+  }
+  if (text.empty()) return p.add(node, key, expected);
+  if (total < kMinPurgeDuration.count()) return p.add(node, key, "must be at least 1m");
+  if (total > kMaxPurgeDuration.count())
+    return p.add(node, key, "must be at most " + std::to_string(kMaxPurgeDuration.count() / 3600) + "h");
+  out = std::chrono::seconds(total);
+}
+
+// storage: registry:2's section; of it, maintenance.uploadpurging.
+void read_storage(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsMap()) return p.add(n, "storage", "expected a mapping");
+  check_keys(n, "storage.", {"maintenance"}, p);
+  auto maintenance = n["maintenance"];
+  if (!maintenance) return;
+  if (!maintenance.IsMap()) return p.add(maintenance, "storage.maintenance", "expected a mapping");
+  check_keys(maintenance, "storage.maintenance.", {"uploadpurging"}, p);
+  auto purging = maintenance["uploadpurging"];
+  if (!purging) return;
+  const std::string prefix = "storage.maintenance.uploadpurging";
+  if (!purging.IsMap()) return p.add(purging, prefix, "expected a mapping");
+  check_keys(purging, prefix + ".", {"enabled", "age", "interval", "dryrun"}, p);
+  UploadPurgingOptions& o = config.purging;
+  if (auto v = purging["enabled"]) read_scalar(v, prefix + ".enabled", o.enabled, p, "true or false");
+  if (auto v = purging["age"]) read_duration(v, prefix + ".age", o.age, p);
+  if (auto v = purging["interval"]) read_duration(v, prefix + ".interval", o.interval, p);
+  if (auto v = purging["dryrun"]) read_scalar(v, prefix + ".dryrun", o.dry_run, p, "true or false");
+}
+
 }  // namespace
 
 Result<void> set_listen(Config& config, const std::string& listen) {
@@ -167,7 +217,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
-  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits"}, p);
+  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage"}, p);
 
   if (auto n = doc["listen"]) {
     std::string listen;
@@ -209,8 +259,13 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       check_keys(n, "limits.",
                  {"max_manifest_bytes", "max_connections", "max_connections_per_ip", "max_buffered_body_bytes",
                   "header_timeout_s", "idle_timeout_s", "io_timeout_s", "buffered_body_timeout_s", "shutdown_grace_s",
-                  "max_list_entries", "max_header_bytes"},
+                  "max_list_entries", "max_header_bytes", "max_uploads_per_repository", "max_uploads"},
                  p);
+      if (auto v = n["max_uploads_per_repository"])
+        read_between(v, "limits.max_uploads_per_repository", 1, kMaxUploadsLimit,
+                     config.store.max_uploads_per_repository, p, "a number");
+      if (auto v = n["max_uploads"])
+        read_between(v, "limits.max_uploads", 1, kMaxUploadsLimit, config.store.max_uploads, p, "a number");
       if (auto v = n["max_manifest_bytes"])
         read_between(v, "limits.max_manifest_bytes", 1, kMaxManifestLimit, config.store.max_manifest_bytes, p,
                      "a number of bytes");
@@ -234,6 +289,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       if (auto v = n["shutdown_grace_s"]) read_seconds(v, "limits.shutdown_grace_s", config.server.shutdown_grace, p);
     }
   }
+  if (auto n = doc["storage"]) read_storage(n, config, p);
   if (!p.list.empty()) {
     std::string message = "invalid config:";
     for (const auto& line : p.list) message += "\n  " + line;

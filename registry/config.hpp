@@ -5,6 +5,7 @@
 #include "registry/api.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/upload_purger.hpp"
 
 #include <string>
 
@@ -16,6 +17,7 @@ struct Config {
   ServerOptions server;
   ApiOptions api;
   StoreOptions store;
+  UploadPurgingOptions purging;
 };
 
 // What a config may ask for at most: beyond these a value is a mistake (and some overflowed).
@@ -26,6 +28,10 @@ inline constexpr long long kMaxManifestLimit = 64LL * 1024 * 1024;
 inline constexpr long long kMaxListEntriesLimit = 1'000'000;
 inline constexpr long long kMaxHeaderBytesLimit = 1024 * 1024;
 inline constexpr long long kMaxBufferedBodyLimit = 64LL * 1024 * 1024 * 1024;
+inline constexpr long long kMaxUploadsLimit = 1'000'000;
+// Upload purging's age and interval: from a minute to ten years.
+inline constexpr std::chrono::seconds kMinPurgeDuration = std::chrono::minutes(1);
+inline constexpr std::chrono::seconds kMaxPurgeDuration = std::chrono::hours(87600);
 
 // Parses "ADDR:PORT" into the server options: an IP literal ("[::1]:5000" for IPv6), a host
 // name ("localhost:5000", kept as a name), or ":PORT" for every interface (registry:2's form).
@@ -48,8 +54,11 @@ Result<void> resolve_listen(Config& config);
 //   limits: {max_manifest_bytes: 4194304, max_connections: 4096, max_connections_per_ip: 512,
 //            max_buffered_body_bytes: 134217728, header_timeout_s: 10, idle_timeout_s: 60,
 //            io_timeout_s: 60, buffered_body_timeout_s: 60, shutdown_grace_s: 10,
-//            max_list_entries: 10000, max_header_bytes: 16384}
-// (seconds at most a day; the file at most 1 MiB, keys plain and each set once).
+//            max_list_entries: 10000, max_header_bytes: 16384,
+//            max_uploads_per_repository: 1000, max_uploads: 100000}
+//   storage: {maintenance: {uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}}
+// (seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
+// a minute to 87600h; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);
 // The same for a config's text; `path` names it in problems.
 Result<Config> parse_config(const std::string& text, const std::string& path);

@@ -2,6 +2,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/fd.hpp"
+#include "core/log.hpp"
 #include "registry/filesystem_writer.hpp"
 
 #include <dirent.h>
@@ -11,6 +12,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <utility>
@@ -21,12 +23,6 @@ namespace {
 std::string parent_of(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos || slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Makes a rename durable.
-void sync_dir(const std::string& dir) {
-  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (fd.get() >= 0) ::fsync(fd.get());
 }
 
 
@@ -51,14 +47,6 @@ class FsReader final : public FileReader {
 
 }  // namespace
 
-Result<void> make_directories(const std::string& dir) {
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) return make_error(ec == std::errc::permission_denied ? Errc::permission_denied : Errc::io,
-                            "create directory '" + dir + "': " + ec.message());
-  return ok();
-}
-
 FilesystemDriver::FilesystemDriver(std::string root, FilesystemDriverOptions options)
     : root_(std::move(root)), options_(options) {
   while (root_.size() > 1 && root_.back() == '/') root_.pop_back();
@@ -82,11 +70,17 @@ Result<std::string> FilesystemDriver::get_content(const std::string& path, std::
   return out;
 }
 
+Result<void> FilesystemDriver::make_parents(const std::string& path) {
+  auto r = make_dirs_durable(root_, parent_of(path));
+  // The answer names the path inside the root; the log says where the root is.
+  if (!r) rs::log::get("registry")->warn("storage root '{}': {}", root_, r.error().message);
+  return r;
+}
+
 Result<void> FilesystemDriver::put_content(const std::string& path, std::string_view content) {
-  std::string target = full(path);
-  if (auto r = make_directories(parent_of(target)); !r) return r;
+  if (auto r = make_parents(path); !r) return r;
   // Messages name the path inside the root, not the root's place on the host.
-  return write_file_atomic(target, content, 0644, path);
+  return write_file_atomic(full(path), content, 0644, path);
 }
 
 Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& path) {
@@ -100,9 +94,8 @@ Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& 
 }
 
 Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& path, bool append) {
-  std::string p = full(path);
-  if (auto r = make_directories(parent_of(p)); !r) return r.error();
-  return FilesystemWriter::open(p, path, append, options_.direct_io);
+  if (auto r = make_parents(path); !r) return r.error();
+  return FilesystemWriter::open(full(path), path, append, options_.direct_io);
 }
 
 Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
@@ -112,9 +105,13 @@ Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
   auto ns = [](const timespec& t) {
     return static_cast<std::uint64_t>(t.tv_sec) * 1000000000u + static_cast<std::uint64_t>(t.tv_nsec);
   };
+  using std::chrono::system_clock;
+  const auto modified = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
+      std::chrono::seconds(st.st_mtim.tv_sec) + std::chrono::nanoseconds(st.st_mtim.tv_nsec)));
   return FileInfo{static_cast<std::uint64_t>(st.st_size), S_ISDIR(st.st_mode),
                   FileVersion{static_cast<std::uint64_t>(st.st_ino), static_cast<std::uint64_t>(st.st_size),
-                              ns(st.st_mtim), ns(st.st_ctim)}};
+                              ns(st.st_mtim), ns(st.st_ctim)},
+                  modified};
 }
 
 Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path) {
@@ -132,11 +129,11 @@ Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path)
 }
 
 Result<void> FilesystemDriver::move(const std::string& from, const std::string& to) {
-  std::string src = full(from), dst = full(to), dir = parent_of(dst);
-  if (auto r = make_directories(dir); !r) return r;
-  if (::rename(src.c_str(), dst.c_str()) != 0) return errno_error("rename '" + from + "' to '" + to + "'", errno);
-  sync_dir(dir);
-  return ok();
+  if (auto r = make_parents(to); !r) return r;
+  if (::rename(full(from).c_str(), full(to).c_str()) != 0)
+    return errno_error("rename '" + from + "' to '" + to + "'", errno);
+  // The rename is durable only once the directory it lands in is synced.
+  return sync_directory(full(parent_of(to)), parent_of(to));
 }
 
 Result<void> FilesystemDriver::remove(const std::string& path) {

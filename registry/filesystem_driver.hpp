@@ -1,4 +1,6 @@
 // StorageDriver on a local directory: atomic renames, fsync'd data, sendfile-able reads.
+// What a write creates is durable when it returns: new directories and renames are synced
+// in the directories that hold them.
 // Errors name driver paths ("/docker/registry/v2/..."), not where the root is: they may
 // reach clients in 500 answers (the server names the root when it starts).
 #pragma once
@@ -29,11 +31,10 @@ class FilesystemDriver final : public StorageDriver {
 
  private:
   std::string full(const std::string& path) const { return root_ + path; }
+  // Creates the missing parents of `path`, durably (a commit's rename needs them to be).
+  Result<void> make_parents(const std::string& path);
   std::string root_;
   FilesystemDriverOptions options_;
 };
-
-// Creates a directory and its parents (mkdir -p).
-Result<void> make_directories(const std::string& dir);
 
 }  // namespace rs::registry

@@ -1,6 +1,7 @@
 #include "registry/memory_driver.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <mutex>
@@ -12,6 +13,7 @@ namespace rs::registry {
 struct FileData {
   std::uint64_t id = 0;          // as an inode number
   std::uint64_t generation = 0;  // bumped by every change
+  std::chrono::system_clock::time_point modified = std::chrono::system_clock::now();
   std::shared_ptr<const std::string> content = std::make_shared<const std::string>();
 };
 
@@ -96,6 +98,7 @@ class MemoryWriter final : public FileWriter {
     next->append(*file_->content).append(pending_);
     file_->content = std::move(next);
     ++file_->generation;
+    file_->modified = std::chrono::system_clock::now();
     pending_.clear();
     return ok();
   }
@@ -152,6 +155,7 @@ Result<std::unique_ptr<FileWriter>> MemoryDriver::writer(const std::string& path
   } else if (!append && !slot->content->empty()) {
     slot->content = std::make_shared<const std::string>();
     ++slot->generation;
+    slot->modified = std::chrono::system_clock::now();
   }
   return std::unique_ptr<FileWriter>(new MemoryWriter(state_, slot, slot->content->size()));
 }
@@ -160,9 +164,10 @@ Result<FileInfo> MemoryDriver::stat(const std::string& path) {
   std::lock_guard lock(state_->mutex);
   auto it = state_->nodes.find(path);
   if (it == state_->nodes.end()) return make_error(Errc::not_found, "'" + path + "' does not exist");
-  if (!it->second) return FileInfo{0, true, FileVersion{}};
+  // (Directories keep no times here: their `modified` is the epoch.)
+  if (!it->second) return FileInfo{0, true, FileVersion{}, {}};
   const FileData& f = *it->second;
-  return FileInfo{f.content->size(), false, FileVersion{f.id, f.content->size(), f.generation, 1}};
+  return FileInfo{f.content->size(), false, FileVersion{f.id, f.content->size(), f.generation, 1}, f.modified};
 }
 
 Result<std::vector<std::string>> MemoryDriver::list(const std::string& path) {

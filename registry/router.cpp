@@ -203,16 +203,18 @@ std::optional<RouteError> parse_route_values(Endpoint endpoint, const Fit& fit, 
     }
     case Endpoint::start_upload: {
       // Cross-repository mount (?mount=&from=) and single-request upload (?digest=).
-      // (m.mount is set only once ?from= is valid too: with an error, m.mount says that
-      // the error is the ?digest= one, which the API refuses only if the mount fails.)
+      // A ?from= that names no repository mounts nothing: the upload starts as a session
+      // (the spec's SHOULD); without ?from= the registry looks for the blob itself.
+      // (With an error, m.mount says that the error is the ?digest= one, which the API
+      // refuses only if the mount fails.)
       if (m.has_query("mount")) {
         auto d = Digest::parse(m.query_value("mount"));
         if (!d) return digest_invalid(d.error());
         std::string from = m.query_value("from");
-        if (!from.empty() && !valid_repository_name(from))
-          return error(400, "NAME_INVALID", "invalid repository name in 'from'");
-        m.mount = std::move(*d);
-        m.mount_from = std::move(from);
+        if (!m.has_query("from") || valid_repository_name(from)) {
+          m.mount = std::move(*d);
+          m.mount_from = std::move(from);
+        }
       }
       if (m.has_query("digest")) {
         auto d = Digest::parse(m.query_value("digest"));

@@ -57,8 +57,8 @@ struct RouteMatch {
   Reference reference;           // <reference>
   Digest digest;                 // <digest>, <subject>, commit_upload's ?digest=
   std::string upload_id;         // <uuid>: an id this server could have handed out
-  std::optional<Digest> mount;   // start_upload's ?mount=
-  std::string mount_from;        // start_upload's ?from= (with ?mount=; may be empty)
+  std::optional<Digest> mount;   // start_upload's ?mount=, unless ?from= names no repository
+  std::string mount_from;        // start_upload's ?from= (with ?mount=; empty: none given)
   std::optional<Digest> monolithic;  // start_upload's ?digest=: the body is the whole blob
   std::map<std::string, std::string> query;  // every query value, decoded
 

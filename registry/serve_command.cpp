@@ -1,12 +1,14 @@
 #include "registry/serve_command.hpp"
 
 #include "core/args.hpp"
+#include "core/atomic_file.hpp"
 #include "core/log.hpp"
 #include "registry/api.hpp"
 #include "registry/config.hpp"
 #include "registry/filesystem_driver.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/upload_purger.hpp"
 
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -23,7 +25,8 @@ constexpr const char* kHelp =
     "(ROOT/docker/registry/v2/...), so a docker-registry data directory works as is.\n"
     "\n"
     "options:\n"
-    "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits)\n"
+    "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits,\n"
+    "                      storage.maintenance.uploadpurging)\n"
     "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000; a host name or\n"
     "                      ':PORT' for every interface work too)\n"
     "  --root DIR          storage root (default /var/lib/registry)\n"
@@ -76,7 +79,7 @@ int serve_command(const std::vector<std::string>& argv) {
   if (args->count("-v") + args->count("--verbose") > 0) log::set_level("debug");
   auto log = log::get("registry");
 
-  if (auto r = make_directories(config.root); !r) {
+  if (auto r = make_dirs(config.root); !r) {
     log->error("storage root '{}': {}", config.root, r.error().message);
     return 3;
   }
@@ -98,8 +101,17 @@ int serve_command(const std::vector<std::string>& argv) {
   }
   log->info("serving the v2 registry on {}:{} with data in '{}' (delete {})", config.server.address, *port,
             config.root, config.api.delete_enabled ? "enabled" : "disabled");
+  // Old uploads go now and every interval, beside serving; the thread ends with the server.
+  const auto& purging = config.purging;
+  if (purging.enabled)
+    log->info("purging uploads older than {}s every {}s{}", purging.age.count(), purging.interval.count(),
+              purging.dry_run ? " (dry run)" : "");
+  UploadPurger purger(store, purging);
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u", config.server.address.c_str(), static_cast<unsigned>(*port));
-  server.run(true, [] { sd_notify(0, "STOPPING=1"); });
+  server.run(true, [&purger] {
+    sd_notify(0, "STOPPING=1");
+    purger.stop();
+  });
   log->info("stopped");
   return 0;
 }

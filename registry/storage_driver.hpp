@@ -9,6 +9,7 @@
 #include "core/result.hpp"
 
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -26,6 +27,9 @@ struct FileInfo {
   std::uint64_t size = 0;
   bool is_dir = false;
   FileVersion version{};
+  // When the content (of a directory: its entries) last changed; the epoch when the driver
+  // cannot tell.
+  std::chrono::system_clock::time_point modified{};
 };
 
 class FileReader {

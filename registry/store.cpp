@@ -1,5 +1,6 @@
 #include "registry/store.hpp"
 
+#include "core/atomic_file.hpp"
 #include "core/random.hpp"
 
 #include "registry/manifest.hpp"
@@ -7,6 +8,7 @@
 #include "registry/paths.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -43,7 +45,66 @@ std::string rfc3339_now() {
 
 std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
+// `n` digits at `pos` of `s` into `out`.
+bool read_digits(std::string_view s, std::size_t pos, std::size_t n, int& out) {
+  if (pos + n > s.size()) return false;
+  out = 0;
+  for (std::size_t i = pos; i < pos + n; ++i) {
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+    out = out * 10 + (s[i] - '0');
+  }
+  return true;
+}
+
+// An RFC 3339 time as registry:2 writes to startedat ("2006-01-02T15:04:05Z", any offset,
+// fractions of a second ignored); nullopt for anything else.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view s) {
+  using namespace std::chrono;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't') || s[13] != ':' ||
+      s[16] != ':' || !read_digits(s, 0, 4, y) || !read_digits(s, 5, 2, mo) || !read_digits(s, 8, 2, d) ||
+      !read_digits(s, 11, 2, h) || !read_digits(s, 14, 2, mi) || !read_digits(s, 17, 2, sec))
+    return std::nullopt;
+  std::size_t pos = 19;
+  if (s[pos] == '.') {
+    const std::size_t digits = ++pos;
+    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
+    if (pos == digits) return std::nullopt;
+  }
+  seconds offset{0};
+  if (pos + 1 == s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
+    pos += 1;
+  } else if (pos + 6 == s.size() && (s[pos] == '+' || s[pos] == '-') && s[pos + 3] == ':') {
+    int oh = 0, om = 0;
+    if (!read_digits(s, pos + 1, 2, oh) || !read_digits(s, pos + 4, 2, om) || oh > 23 || om > 59)
+      return std::nullopt;
+    offset = hours(oh) + minutes(om);
+    if (s[pos] == '-') offset = -offset;
+    pos += 6;
+  } else {
+    return std::nullopt;
+  }
+  const year_month_day date{year(y), month(static_cast<unsigned>(mo)), day(static_cast<unsigned>(d))};
+  if (!date.ok() || h > 23 || mi > 59 || sec > 60) return std::nullopt;
+  const auto local = sys_days(date) + hours(h) + minutes(mi) + seconds(sec);
+  return time_point_cast<system_clock::duration>(local - offset);
+}
+
 }  // namespace
+
+struct Store::PurgePass {
+  std::chrono::system_clock::time_point older_than;
+  bool dry_run = false;
+  std::stop_token stop;
+  PurgeReport report;
+
+  void found(std::string path, bool upload, std::uint64_t bytes, std::chrono::system_clock::time_point since) {
+    (upload ? report.uploads : report.temp_files) += 1;
+    report.bytes += bytes;
+    report.items.push_back({std::move(path), upload, bytes, since});
+  }
+};
 
 UploadWriter::UploadWriter(Store& store, std::string repo, std::string id, std::unique_ptr<FileWriter> file,
                            State* state)
@@ -100,7 +161,9 @@ Store::Store(StorageDriver& driver, StoreOptions options)
     : driver_(driver),
       options_(options),
       manifests_(options.manifest_cache_bytes),
-      tags_(options.tag_cache_entries) {}
+      tags_(options.tag_cache_entries) {
+  count_uploads();
+}
 Store::~Store() = default;
 
 void Store::release_upload(UploadWriter& writer) {
@@ -159,13 +222,94 @@ Result<void> Store::mount_blob(const std::string& repo, const std::string& from,
   return link_blob(repo, d);
 }
 
+Result<void> Store::mount_stored_blob(const std::string& repo, const Digest& d) {
+  // Blob data appears only complete and verified (renamed or written atomically).
+  if (auto info = driver_.stat(paths::blob_data(d)); !info) return info.error();
+  return link_blob(repo, d);
+}
+
 // ---- uploads ----
 
+Result<UploadWriter::State*> Store::take_upload(const std::string& repo, const std::string& id) {
+  std::lock_guard lock(uploads_mutex_);
+  auto& slot = uploads_[upload_key(repo, id)];
+  if (!slot) slot = std::make_unique<UploadWriter::State>();
+  if (slot->busy) return make_error(Errc::conflict, "upload is in use by another request");
+  slot->busy = true;
+  return slot.get();
+}
+
+void Store::forget_upload(const std::string& repo, const std::string& id, bool removed) {
+  std::lock_guard lock(uploads_mutex_);
+  uploads_.erase(upload_key(repo, id));
+  if (!removed) return;
+  auto it = upload_counts_.find(repo);
+  if (it == upload_counts_.end()) return;  // (made by another process sharing the directory)
+  if (--it->second == 0) upload_counts_.erase(it);
+  --upload_total_;
+}
+
+// The upload directories in storage, as the store starts: every repository's _uploads.
+void Store::count_uploads() {
+  std::function<void(const std::string&)> walk = [&](const std::string& rel) {
+    auto names = driver_.list(rel.empty() ? paths::repositories() : paths::repository(rel));
+    if (!names) return;  // none yet, or a file (not found)
+    for (const auto& n : *names) {
+      if (n == "_uploads" && !rel.empty()) {
+        auto ids = driver_.list(paths::uploads_dir(rel));
+        if (!ids) continue;
+        const auto open = static_cast<std::size_t>(std::count_if(ids->begin(), ids->end(), valid_upload_id));
+        if (open == 0) continue;
+        upload_counts_[rel] += open;
+        upload_total_ += open;
+      } else if (!n.empty() && n[0] != '_') {
+        std::string child = rel.empty() ? n : rel + "/" + n;
+        if (valid_repository_name(child)) walk(child);
+      }
+    }
+  };
+  std::lock_guard lock(uploads_mutex_);
+  walk("");
+}
+
+std::size_t Store::open_uploads(const std::string& repo) {
+  std::lock_guard lock(uploads_mutex_);
+  auto it = upload_counts_.find(repo);
+  return it == upload_counts_.end() ? 0 : it->second;
+}
+
+std::size_t Store::open_uploads() {
+  std::lock_guard lock(uploads_mutex_);
+  return upload_total_;
+}
+
 Result<std::string> Store::create_upload(const std::string& repo) {
+  {
+    // Counted before it exists: two requests at once cannot both take the last place.
+    std::lock_guard lock(uploads_mutex_);
+    auto it = upload_counts_.find(repo);
+    const std::size_t in_repo = it == upload_counts_.end() ? 0 : it->second;
+    if (in_repo >= options_.max_uploads_per_repository)
+      return make_error(Errc::conflict, "repository has " + std::to_string(in_repo) +
+                                            " uploads in progress, the most it may have: finish or cancel some first");
+    if (upload_total_ >= options_.max_uploads)
+      return make_error(Errc::conflict, "the registry has " + std::to_string(upload_total_) +
+                                            " uploads in progress, the most it may have: try again later");
+    ++upload_counts_[repo];
+    ++upload_total_;
+  }
   std::string id = new_upload_id();
-  if (auto r = driver_.put_content(paths::upload_started_at(repo, id), rfc3339_now()); !r) return r.error();
-  auto w = driver_.writer(paths::upload_data(repo, id), false);
-  if (!w) return w.error();
+  auto created = driver_.put_content(paths::upload_started_at(repo, id), rfc3339_now());
+  if (created) {
+    auto w = driver_.writer(paths::upload_data(repo, id), false);
+    if (!w) created = w.error();
+  }
+  if (!created) {
+    // Counted no more once nothing of it is left (or nothing was ever made).
+    const bool gone = driver_.remove(paths::upload_dir(repo, id)).ok() || !driver_.stat(paths::upload_dir(repo, id));
+    forget_upload(repo, id, gone);
+    return created.error();
+  }
   return id;
 }
 
@@ -177,30 +321,27 @@ Result<std::uint64_t> Store::upload_size(const std::string& repo, const std::str
 
 Result<std::unique_ptr<UploadWriter>> Store::open_upload(const std::string& repo, const std::string& id) {
   const std::string data = paths::upload_data(repo, id);
-  if (auto st = driver_.stat(data); !st) return st.error();
-  UploadWriter::State* state = nullptr;
-  {
-    std::lock_guard lock(uploads_mutex_);
-    auto& slot = uploads_[upload_key(repo, id)];
-    if (!slot) slot = std::make_unique<UploadWriter::State>();
-    if (slot->busy) return make_error(Errc::conflict, "upload is in use by another request");
-    slot->busy = true;
-    state = slot.get();
+  // Taken before it is looked at: a purge or cancel that took it first has removed it.
+  auto state = take_upload(repo, id);
+  if (!state) return state.error();
+  if (auto st = driver_.stat(data); !st) {
+    forget_upload(repo, id, false);
+    return st.error();
   }
   auto file = driver_.writer(data, true);
   if (!file) {
     std::lock_guard lock(uploads_mutex_);
-    state->busy = false;
+    (*state)->busy = false;
     return file.error();
   }
-  std::unique_ptr<UploadWriter> writer(new UploadWriter(*this, repo, id, std::move(*file), state));
+  std::unique_ptr<UploadWriter> writer(new UploadWriter(*this, repo, id, std::move(*file), *state));
   // The hash state lives in memory; after a restart (or a failed write) it is rebuilt
   // from the data on disk.
-  if (state->offset != writer->size()) {
+  if ((*state)->offset != writer->size()) {
     auto h = hash_file(data, DigestAlgorithm::sha256, writer->size());
     if (!h) return h.error();
-    state->hasher = std::move(*h);
-    state->offset = writer->size();
+    (*state)->hasher = std::move(*h);
+    (*state)->offset = writer->size();
   }
   return writer;
 }
@@ -229,11 +370,8 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
   }
   // The upload is finished either way: forget it while still holding it.
   auto removed = driver_.remove(paths::upload_dir(repo, id));
-  {
-    std::lock_guard lock(uploads_mutex_);
-    uploads_.erase(upload_key(repo, id));
-    writer->state_ = nullptr;
-  }
+  forget_upload(repo, id, removed.ok());
+  writer->state_ = nullptr;
   if (actual != expected)
     return make_error(Errc::invalid_argument, "content digest is " + actual.str() + ", not " + expected.str());
   if (!placed) return placed.error();
@@ -242,16 +380,98 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
 }
 
 Result<void> Store::cancel_upload(const std::string& repo, const std::string& id) {
-  if (auto st = driver_.stat(paths::upload_data(repo, id)); !st) return st.error();
-  {
-    std::lock_guard lock(uploads_mutex_);
-    auto it = uploads_.find(upload_key(repo, id));
-    if (it != uploads_.end()) {
-      if (it->second->busy) return make_error(Errc::conflict, "upload is in use by another request");
-      uploads_.erase(it);
+  auto state = take_upload(repo, id);
+  if (!state) return state.error();
+  if (auto st = driver_.stat(paths::upload_data(repo, id)); !st) {
+    forget_upload(repo, id, false);
+    return st.error();
+  }
+  auto removed = driver_.remove(paths::upload_dir(repo, id));
+  forget_upload(repo, id, removed.ok());
+  return removed;
+}
+
+// ---- purging what unfinished writes left ----
+
+std::optional<std::chrono::system_clock::time_point> Store::upload_started(const std::string& repo,
+                                                                           const std::string& id) {
+  if (auto text = driver_.get_content(paths::upload_started_at(repo, id), 64))
+    if (auto t = parse_rfc3339(*text)) return t;
+  // No start time that can be read: the last change of the directory or the data counts.
+  std::chrono::system_clock::time_point newest{};
+  for (const auto& path : {paths::upload_dir(repo, id), paths::upload_data(repo, id)})
+    if (auto info = driver_.stat(path)) newest = std::max(newest, info->modified);
+  if (newest == std::chrono::system_clock::time_point{}) return std::nullopt;  // the driver cannot tell: kept
+  return newest;
+}
+
+void Store::purge_uploads_of(const std::string& repo, PurgePass& pass) {
+  auto ids = driver_.list(paths::uploads_dir(repo));
+  if (!ids) {
+    if (ids.error().code != Errc::not_found) pass.report.errors.push_back(ids.error());
+    return;
+  }
+  for (const auto& id : *ids) {
+    if (pass.stop.stop_requested()) return;
+    if (!valid_upload_id(id)) continue;  // not an upload this layout knows: left alone, as registry:2 does
+    auto since = upload_started(repo, id);
+    if (!since || *since >= pass.older_than) continue;
+    std::uint64_t bytes = 0;
+    if (auto info = driver_.stat(paths::upload_data(repo, id))) bytes = info->size;
+    if (pass.dry_run) {
+      std::lock_guard lock(uploads_mutex_);
+      auto it = uploads_.find(upload_key(repo, id));
+      if (it == uploads_.end() || !it->second->busy) pass.found(paths::upload_dir(repo, id), true, bytes, *since);
+      continue;
+    }
+    // Held by a request right now: kept. Taken here, no request can open it meanwhile.
+    if (!take_upload(repo, id)) continue;
+    auto removed = driver_.remove(paths::upload_dir(repo, id));
+    forget_upload(repo, id, removed.ok());
+    if (removed) pass.found(paths::upload_dir(repo, id), true, bytes, *since);
+    else pass.report.errors.push_back(removed.error());
+  }
+}
+
+void Store::purge_temp_file(const std::string& path, PurgePass& pass) {
+  auto info = driver_.stat(path);
+  if (!info || info->is_dir) return;
+  if (info->modified == std::chrono::system_clock::time_point{} || info->modified >= pass.older_than) return;
+  if (!pass.dry_run)
+    if (auto removed = driver_.remove(path); !removed) {
+      pass.report.errors.push_back(removed.error());
+      return;
+    }
+  pass.found(path, false, info->size, info->modified);
+}
+
+// Everything under `dir`: uploads in each repository's _uploads, temp files anywhere.
+void Store::purge_tree(const std::string& dir, PurgePass& pass) {
+  auto names = driver_.list(dir);
+  if (!names) {
+    // (Not found: removed meanwhile, or a file.)
+    if (names.error().code != Errc::not_found) pass.report.errors.push_back(names.error());
+    return;
+  }
+  const std::string repositories = paths::repositories() + "/";
+  for (const auto& n : *names) {
+    if (pass.stop.stop_requested()) return;
+    if (is_atomic_temp_name(n)) {
+      purge_temp_file(dir + "/" + n, pass);
+    } else if (n == "_uploads") {
+      if (dir.rfind(repositories, 0) == 0 && valid_repository_name(dir.substr(repositories.size())))
+        purge_uploads_of(dir.substr(repositories.size()), pass);
+    } else if (n != "link" && n != "data" && n != "startedat") {  // (the layout's files)
+      purge_tree(dir + "/" + n, pass);
     }
   }
-  return driver_.remove(paths::upload_dir(repo, id));
+}
+
+PurgeReport Store::purge_uploads(std::chrono::system_clock::time_point older_than, bool dry_run,
+                                 std::stop_token stop) {
+  PurgePass pass{older_than, dry_run, std::move(stop), {}};
+  purge_tree(paths::kRoot, pass);
+  return std::move(pass.report);
 }
 
 // ---- manifests and tags ----

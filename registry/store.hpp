@@ -8,11 +8,13 @@
 #include "core/result.hpp"
 #include "registry/storage_driver.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -31,6 +33,26 @@ struct StoreOptions {
   std::uint64_t max_link_bytes = 256;
   // Reads while hashing an upload's data again (after a restart, for another algorithm).
   std::size_t hash_buffer_bytes = 1 << 20;
+  // Uploads open at once (started, not yet committed, cancelled or purged), in one
+  // repository and in all: limits.max_uploads_per_repository and limits.max_uploads.
+  std::size_t max_uploads_per_repository = 1000;
+  std::size_t max_uploads = 100000;
+};
+
+// What one purge_uploads pass removed, or in a dry run would remove.
+struct PurgeReport {
+  struct Item {
+    std::string path;  // driver path: an upload's directory or a temp file
+    bool upload = false;
+    std::uint64_t bytes = 0;
+    std::chrono::system_clock::time_point since;  // the upload's start, the file's last change
+  };
+  std::vector<Item> items;
+  std::size_t uploads = 0;
+  std::size_t temp_files = 0;
+  std::uint64_t bytes = 0;
+  // What could not be read or removed; the pass went on with the rest.
+  std::vector<Error> errors;
 };
 
 // Appends to one upload, hashing as it goes. Exclusive: a second open of the same upload
@@ -125,8 +147,12 @@ class Store {
   Result<void> unlink_blob(const std::string& repo, const Digest& d);
   // Links a blob from `from` into `repo`; Errc::not_found if `from` does not have it.
   Result<void> mount_blob(const std::string& repo, const std::string& from, const Digest& d);
+  // Links a blob the registry holds (in any repository) into `repo`; Errc::not_found if
+  // its data is not there.
+  Result<void> mount_stored_blob(const std::string& repo, const Digest& d);
 
-  // Uploads.
+  // Uploads. Errc::conflict when the repository or the registry already has as many
+  // uploads open as StoreOptions allow.
   Result<std::string> create_upload(const std::string& repo);
   Result<std::uint64_t> upload_size(const std::string& repo, const std::string& id);
   Result<std::unique_ptr<UploadWriter>> open_upload(const std::string& repo, const std::string& id);
@@ -134,6 +160,16 @@ class Store {
   // links it. On a mismatch the upload is removed and Errc::invalid_argument returned.
   Result<std::uint64_t> commit_upload(std::unique_ptr<UploadWriter> writer, const Digest& expected);
   Result<void> cancel_upload(const std::string& repo, const std::string& id);
+  // Uploads open now: in `repo`, or in all repositories (counted from storage when the
+  // store is made, then kept up to date).
+  std::size_t open_uploads(const std::string& repo);
+  std::size_t open_uploads();
+  // Removes what unfinished writes left behind before `older_than`: uploads by their start
+  // time (the startedat file, else the last change of the upload's directory and data), and
+  // write_file_atomic's temp files by their last change. An upload a request holds is kept.
+  // `dry_run`: reports only. Stops between entries once `stop` is requested.
+  PurgeReport purge_uploads(std::chrono::system_clock::time_point older_than, bool dry_run,
+                            std::stop_token stop = {});
 
   // Manifests and tags.
   Result<Digest> resolve_tag(const std::string& repo, const std::string& tag);
@@ -153,7 +189,18 @@ class Store {
 
  private:
   friend class UploadWriter;
+  struct PurgePass;
   void release_upload(UploadWriter& writer);
+  // Takes an upload for this caller alone (as a writer does): Errc::conflict if it is taken.
+  Result<UploadWriter::State*> take_upload(const std::string& repo, const std::string& id);
+  // The upload is gone from storage (or never was): forgets its state, and counts it no more
+  // if `removed`.
+  void forget_upload(const std::string& repo, const std::string& id, bool removed);
+  void count_uploads();
+  void purge_tree(const std::string& dir, PurgePass& pass);
+  void purge_uploads_of(const std::string& repo, PurgePass& pass);
+  void purge_temp_file(const std::string& path, PurgePass& pass);
+  std::optional<std::chrono::system_clock::time_point> upload_started(const std::string& repo, const std::string& id);
   Result<Digest> read_link(const std::string& path);
   // Hashes the first `limit` bytes of a file (all of it by default).
   Result<Hasher> hash_file(const std::string& path, DigestAlgorithm algorithm,
@@ -165,6 +212,9 @@ class Store {
   TagCache tags_;
   std::mutex uploads_mutex_;
   std::unordered_map<std::string, std::unique_ptr<UploadWriter::State>> uploads_;
+  // Upload directories in storage, by repository and in all (under uploads_mutex_).
+  std::unordered_map<std::string, std::size_t> upload_counts_;
+  std::size_t upload_total_ = 0;
 };
 
 }  // namespace rs::registry

@@ -535,6 +535,55 @@ wait "$notify_pid" 2>/dev/null
 _rs_untrack "$notify_pid"
 stop_server "$server_pid"
 
+# ---- upload purging at start (storage.maintenance.uploadpurging), caps on open uploads ----
+# A data directory as an interrupted push leaves it: an upload started in 2020 (registry:2's
+# startedat), one started now, and an atomic write's temp file from ten days ago.
+purge_root=$T/root-purge
+up=$purge_root/docker/registry/v2/repositories/http/purge/_uploads
+old_up=11111111-2222-3333-4444-555555555555
+new_up=66666666-7777-8888-9999-000000000000
+mkdir -p "$up/$old_up" "$up/$new_up"
+printf '2020-01-01T00:00:00Z' >"$up/$old_up/startedat"
+head -c 1000 /dev/zero >"$up/$old_up/data"
+date -u +%Y-%m-%dT%H:%M:%SZ | tr -d '\n' >"$up/$new_up/startedat"
+: >"$up/$new_up/data"
+tag_dir=$purge_root/docker/registry/v2/repositories/http/purge/_manifests/tags/v1/current
+mkdir -p "$tag_dir"
+printf 'partial' >"$tag_dir/.link.tmp-1-0-abcdef01"
+touch -d '10 days ago' "$tag_dir/.link.tmp-1-0-abcdef01"
+printf 'storage: {maintenance: {uploadpurging: {dryrun: true}}}\n' >"$T/purge-dry.yml"
+start_server "$purge_root" --config "$T/purge-dry.yml"
+wait_until 15 grep -q 'upload purge (dry run)' "$server_log"
+expect_match "a dry run logs the upload it would remove" "would remove upload '[^']*/_uploads/$old_up' \\(1000 bytes\\)" \
+  "$(cat "$server_log")"
+expect_match "... and a summary" 'would remove 1 uploads, 1 temp files, 1007 bytes' "$(cat "$server_log")"
+expect_cmd "... and removes nothing" test -d "$up/$old_up" -a -f "$tag_dir/.link.tmp-1-0-abcdef01"
+stop_server "$server_pid"
+
+printf 'limits: {max_uploads_per_repository: 2}\n' >"$T/purge.yml"
+start_server "$purge_root" --config "$T/purge.yml"
+wait_until 15 grep -q 'upload purge: removed [0-9]* uploads' "$server_log"
+expect_match "serve purges at start: the old upload and the old temp file" \
+  'upload purge: removed 1 uploads, 1 temp files, 1007 bytes' "$(cat "$server_log")"
+expect_cmd "... the old upload is gone" test ! -e "$up/$old_up"
+expect_cmd "... the temp file too" test ! -e "$tag_dir/.link.tmp-1-0-abcdef01"
+expect_cmd "... the new upload stays" test -f "$up/$new_up/data"
+# The upload that stayed counts against the cap (counted from the directory at start).
+req POST "$server_url/v2/http/purge/blobs/uploads/"
+expect_status "limits.max_uploads_per_repository: 2: a second upload starts" 202
+second_loc=$(abs_url "$(hdr Location)")
+req POST "$server_url/v2/http/purge/blobs/uploads/"
+expect_error "... a third is refused with 429 TOOMANYREQUESTS" 429 TOOMANYREQUESTS
+req POST "$server_url/v2/http/purge2/blobs/uploads/"
+expect_status "... another repository is not held up" 202
+req DELETE "$second_loc"
+req POST "$server_url/v2/http/purge/blobs/uploads/"
+expect_status "... a cancelled upload makes room" 202
+stop_started=$SECONDS
+stop_server "$server_pid"
+expect_eq "SIGTERM while the purger waits for its next pass (24h): exit 0" 0 "$server_rc"
+expect_match "... without waiting for it" '^[0-5]$' "$((SECONDS - stop_started))"
+
 # ---- invalid config ----
 printf 'listen: 127.0.0.1:0\nroot: %s\ndelet: true\nlimits:\n  max_connections: -1\n' "$T/root-bad" >"$T/bad.yml"
 timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad.yml" >"$T/bad.out" 2>&1
@@ -556,5 +605,10 @@ printf '? [a]\n: 1\nroot: /a\nroot: /b\nthreads: 100000\n' >"$T/bad4.yml"
 timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad4.yml" >"$T/bad4.out" 2>&1
 expect_eq "a config with a list as a key, a key twice and 100000 threads exits 2" 2 "$?"
 expect_match "... naming the repeated key" "bad4.yml:4: key 'root': set twice" "$(cat "$T/bad4.out")"
+printf 'storage:\n  maintenance:\n    uploadpurging:\n      age: 7d\n' >"$T/bad5.yml"
+timeout 10 "$RS_BIN" serve --listen 127.0.0.1:0 --config "$T/bad5.yml" >"$T/bad5.out" 2>&1
+expect_eq "a config with a purge age of 7d (no unit d) exits 2" 2 "$?"
+expect_match "... naming the key with file:line" "bad5.yml:4: key 'storage.maintenance.uploadpurging.age'" \
+  "$(cat "$T/bad5.out")"
 
 finish

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <fstream>
 
 using namespace rs::registry;
 namespace fs = std::filesystem;
@@ -356,4 +357,65 @@ TEST_CASE("hostile names and ids never reach the filesystem") {
   CHECK(h.call("GET", "/v2/app/blobs/uploads/..%2f..%2f..").status == 404);
   CHECK(h.call("GET", "/v2/app/blobs/sha256:..%2f..").status == 400);
   CHECK(h.files_under("") == 0);
+}
+
+TEST_CASE("a mount from a name that is no repository falls back to a session") {
+  Harness h;
+  auto blob = h.push_blob("a", "mounted");
+  for (const std::string from : {"UP", "..%2F..%2Fescape", ""}) {
+    auto r = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob + "&from=" + from);
+    CHECK(r.status == 202);
+    CHECK(r.header("Location").find("/v2/b/blobs/uploads/") == 0);
+  }
+  CHECK(h.call("HEAD", "/v2/b/blobs/" + blob).status == 404);
+}
+
+TEST_CASE("a mount without from takes any blob the registry holds, else starts a session") {
+  Harness h;
+  auto blob = h.push_blob("a", "found anywhere");
+  auto mounted = h.call("POST", "/v2/b/blobs/uploads/?mount=" + blob);
+  CHECK(mounted.status == 201);
+  CHECK(mounted.header("Docker-Content-Digest") == blob);
+  CHECK(h.call("HEAD", "/v2/b/blobs/" + blob).status == 200);
+  auto unknown = h.call("POST", "/v2/b/blobs/uploads/?mount=sha256:" + std::string(64, 'e'));
+  CHECK(unknown.status == 202);
+  CHECK(h.files_under("blobs") == 1);
+}
+
+TEST_CASE("beyond the caps on open uploads a new one is refused with 429 TOOMANYREQUESTS") {
+  StoreOptions s;
+  s.max_uploads_per_repository = 2;
+  s.max_uploads = 3;
+  Harness h({}, s);
+  auto first = h.call("POST", "/v2/app/blobs/uploads/");
+  REQUIRE(first.status == 202);
+  REQUIRE(h.call("POST", "/v2/app/blobs/uploads/").status == 202);
+  auto refused = h.call("POST", "/v2/app/blobs/uploads/");
+  CHECK(refused.status == 429);
+  CHECK(error_code(refused) == "TOOMANYREQUESTS");
+  CHECK_THAT(refused.body, Catch::Contains("uploads in progress"));
+  // A single-request upload is one too, while it lasts.
+  auto content = std::string("monolithic");
+  CHECK(h.call("POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of(content).str(), content).status == 429);
+  REQUIRE(h.call("POST", "/v2/other/blobs/uploads/").status == 202);
+  CHECK(error_code(h.call("POST", "/v2/third/blobs/uploads/")) == "TOOMANYREQUESTS");
+  // A cancelled session makes room again.
+  REQUIRE(h.call("DELETE", std::string(first.header("Location"))).status == 204);
+  CHECK(h.call("POST", "/v2/third/blobs/uploads/").status == 202);
+  CHECK(h.files_under("repositories/app/_uploads") == 2);  // (one session's data and startedat)
+}
+
+TEST_CASE("a 500 names the path inside the storage root, not where the root is on the host") {
+  Harness h;
+  // A file where the repository's directory should be: creating the upload fails.
+  fs::create_directories(h.dir.path / "docker/registry/v2/repositories");
+  std::ofstream(h.dir.path / "docker/registry/v2/repositories/app") << "in the way";
+  auto r = h.call("POST", "/v2/app/blobs/uploads/");
+  CHECK(r.status == 500);
+  CHECK_THAT(r.body, Catch::Contains("/docker/registry/v2/repositories/app"));
+  CHECK_THAT(r.body, !Catch::Contains(h.dir.str()));
+  // The failed start leaves no place taken.
+  fs::remove(h.dir.path / "docker/registry/v2/repositories/app");
+  CHECK(h.store.open_uploads() == 0);
+  CHECK(h.call("POST", "/v2/app/blobs/uploads/").status == 202);
 }

@@ -90,3 +90,70 @@ TEST_CASE("listen takes IP literals, host names and registry:2's :PORT") {
     CHECK_FALSE(set_listen(c, bad).ok());
   }
 }
+
+TEST_CASE("upload purging takes registry:2's keys and durations") {
+  rs::testing::TempDir dir;
+  auto defaults = load(dir, "");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->purging.enabled);
+  CHECK(defaults->purging.age == std::chrono::hours(168));
+  CHECK(defaults->purging.interval == std::chrono::hours(24));
+  CHECK_FALSE(defaults->purging.dry_run);
+
+  auto c = load(dir,
+                "storage:\n  maintenance:\n    uploadpurging:\n      enabled: false\n      age: 1h30m\n"
+                "      interval: 90s\n      dryrun: true\n");
+  REQUIRE(c.ok());
+  CHECK_FALSE(c->purging.enabled);
+  CHECK(c->purging.age == std::chrono::seconds(5400));
+  CHECK(c->purging.interval == std::chrono::seconds(90));
+  CHECK(c->purging.dry_run);
+  CHECK(load(dir, "storage: {maintenance: {uploadpurging: {age: 30m}}}\n")->purging.age == std::chrono::minutes(30));
+}
+
+TEST_CASE("every bad upload purging value is listed with its line") {
+  rs::testing::TempDir dir;
+  auto c = load(dir,
+                "storage:\n  maintenance:\n    uploadpurging:\n      enabled: sometimes\n      age: 168\n"
+                "      interval: 30s\n      dryrun: false\n      every: 1h\n    readonly: {enabled: true}\n"
+                "  cache: {}\n");
+  REQUIRE_FALSE(c.ok());
+  const std::string& m = c.error().message;
+  CHECK_THAT(m, Catch::Contains("registry.yml:4: key 'storage.maintenance.uploadpurging.enabled': expected true or false"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:5: key 'storage.maintenance.uploadpurging.age': expected a duration such as 168h"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:6: key 'storage.maintenance.uploadpurging.interval': must be at least 1m"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:8: key 'storage.maintenance.uploadpurging.every': unknown key"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:9: key 'storage.maintenance.readonly': unknown key"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:10: key 'storage.cache': unknown key"));
+  for (const char* bad : {"1d", "h", "1h30", "-1h", "1.5h", "500ms", "''", "87601h", "99999999999999999999h"}) {
+    INFO(bad);
+    auto b = load(dir, std::string("storage: {maintenance: {uploadpurging: {age: ") + bad + "}}}\n");
+    REQUIRE_FALSE(b.ok());
+    CHECK_THAT(b.error().message, Catch::Contains("registry.yml:1: key 'storage.maintenance.uploadpurging.age'"));
+  }
+  CHECK_THAT(load(dir, "storage: {maintenance: {uploadpurging: []}}\n").error().message,
+             Catch::Contains("key 'storage.maintenance.uploadpurging': expected a mapping"));
+}
+
+TEST_CASE("the caps on open uploads are limits, bounded") {
+  rs::testing::TempDir dir;
+  auto defaults = load(dir, "");
+  REQUIRE(defaults.ok());
+  CHECK(defaults->store.max_uploads_per_repository == 1000);
+  CHECK(defaults->store.max_uploads == 100000);
+  auto c = load(dir, "limits: {max_uploads_per_repository: 5, max_uploads: 50}\n");
+  REQUIRE(c.ok());
+  CHECK(c->store.max_uploads_per_repository == 5);
+  CHECK(c->store.max_uploads == 50);
+  auto bad = load(dir, "limits:\n  max_uploads_per_repository: 0\n  max_uploads: 1000001\n");
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("registry.yml:2: key 'limits.max_uploads_per_repository': must be positive"));
+  CHECK_THAT(bad.error().message, Catch::Contains("registry.yml:3: key 'limits.max_uploads': must be at most 1000000"));
+}
+
+TEST_CASE("a manifest limit above 4 MiB reaches the store") {
+  rs::testing::TempDir dir;
+  auto c = load(dir, "limits: {max_manifest_bytes: 6291456}\n");
+  REQUIRE(c.ok());
+  CHECK(c->store.max_manifest_bytes == 6291456);
+}

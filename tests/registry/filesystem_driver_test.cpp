@@ -1,5 +1,7 @@
 #include "registry/filesystem_driver.hpp"
 
+#include "core/atomic_file.hpp"
+
 #include "storage_driver_suite.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -9,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <optional>
 #include <random>
@@ -99,4 +102,88 @@ TEST_CASE("with direct_io off, writers write through the page cache at once") {
   CHECK((*w)->buffer().empty());
   REQUIRE((*w)->write("abc", 3).ok());
   CHECK(fs::file_size(dir.path / "f") == 3);
+}
+
+namespace {
+
+// The directories synced while one lives, in order (core's test observer).
+struct SyncedDirectories {
+  static inline std::vector<std::string>* seen = nullptr;
+  std::vector<std::string> dirs;
+  SyncedDirectories() {
+    seen = &dirs;
+    rs::set_directory_sync_observer([](const std::string& dir) { seen->push_back(dir); });
+  }
+  ~SyncedDirectories() {
+    rs::set_directory_sync_observer(nullptr);
+    seen = nullptr;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a write that creates directories syncs each one that got an entry, and the one its file lands in") {
+  rs::testing::TempDir dir;
+  FilesystemDriver d(dir.str());
+  const std::string root = dir.str();
+  REQUIRE(d.put_content("/a/first", "1").ok());
+  {
+    SyncedDirectories synced;
+    REQUIRE(d.put_content("/a/b/c/link", "sha256:x").ok());
+    // /a existed and got b, b got c, c got link.
+    CHECK(synced.dirs == std::vector<std::string>{root + "/a", root + "/a/b", root + "/a/b/c"});
+  }
+  {
+    SyncedDirectories synced;
+    REQUIRE(d.put_content("/a/b/c/link", "sha256:y").ok());  // nothing new but the rename
+    CHECK(synced.dirs == std::vector<std::string>{root + "/a/b/c"});
+  }
+  {
+    auto w = d.writer("/a/up/data", false);
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write("blob", 4).ok());
+    REQUIRE((*w)->commit().ok());
+  }
+  {
+    SyncedDirectories synced;
+    REQUIRE(d.move("/a/up/data", "/blobs/sha256/ab/abcd/data").ok());
+    CHECK(synced.dirs == std::vector<std::string>{root, root + "/blobs", root + "/blobs/sha256", root + "/blobs/sha256/ab",
+                                                  root + "/blobs/sha256/ab/abcd"});
+  }
+  CHECK(fs::is_directory(dir.path / "blobs/sha256/ab/abcd"));
+  CHECK(*d.get_content("/blobs/sha256/ab/abcd/data", 10) == "blob");
+  CHECK(*d.get_content("/a/b/c/link", 10) == "sha256:y");
+}
+
+TEST_CASE("a directory that cannot be made is named by its driver path, the root only in the log") {
+  rs::testing::TempDir dir;
+  FilesystemDriver d(dir.str());
+  REQUIRE(d.put_content("/docker/file", "in the way").ok());
+  auto put = d.put_content("/docker/file/sub/link", "x");
+  auto writer = d.writer("/docker/file/sub/data", false);
+  auto moved = d.move("/docker/file", "/docker/file/sub/moved");
+  REQUIRE_FALSE(put.ok());
+  REQUIRE_FALSE(writer.ok());
+  REQUIRE_FALSE(moved.ok());
+  for (const rs::Error& e : {put.error(), writer.error(), moved.error()}) {
+    CHECK_THAT(e.message, Catch::Contains("'/docker/file/sub'"));
+    CHECK_THAT(e.message, !Catch::Contains(dir.str()));
+  }
+}
+
+TEST_CASE("stat tells when a file or directory last changed") {
+  rs::testing::TempDir dir;
+  FilesystemDriver d(dir.str());
+  const auto before = std::chrono::system_clock::now() - std::chrono::seconds(2);
+  REQUIRE(d.put_content("/dir/file", "x").ok());
+  const auto after = std::chrono::system_clock::now() + std::chrono::seconds(2);
+  for (const char* path : {"/dir/file", "/dir"}) {
+    auto info = d.stat(path);
+    REQUIRE(info.ok());
+    CHECK(info->modified > before);
+    CHECK(info->modified < after);
+  }
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(200);
+  fs::last_write_time(dir.path / "dir/file", old);
+  CHECK(d.stat("/dir/file")->modified < before - std::chrono::hours(199));
 }

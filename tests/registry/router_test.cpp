@@ -115,7 +115,17 @@ TEST_CASE("bad values: the same answers as each endpoint gave before the table")
   CHECK(refused("GET", "/v2/x/manifests/sha256:abc") == "DIGEST_INVALID");
   // Query values of the upload endpoints.
   CHECK(refused("POST", "/v2/x/blobs/uploads/?mount=sha256:zz&from=y") == "DIGEST_INVALID");
-  CHECK(refused("POST", "/v2/x/blobs/uploads/?mount=" + kDigest + "&from=UP") == "NAME_INVALID");
+  // A ?from= that names no repository mounts nothing (the upload starts as a session);
+  // without ?from= the registry looks for the blob itself.
+  for (const std::string from : {"&from=UP", "&from=", "&from=..%2F..%2Fescape"}) {
+    auto bad_from = match_route("POST", "/v2/x/blobs/uploads/?mount=" + kDigest + from);
+    CHECK(bad_from.endpoint == Endpoint::start_upload);
+    CHECK_FALSE(bad_from.error);
+    CHECK_FALSE(bad_from.mount);
+  }
+  auto anywhere = match_route("POST", "/v2/x/blobs/uploads/?mount=" + kDigest);
+  REQUIRE(anywhere.mount);
+  CHECK(anywhere.mount_from.empty());
   CHECK(refused("POST", "/v2/x/blobs/uploads/?from=UP") == "");  // (no mount: from is not used)
   CHECK(refused("POST", "/v2/x/blobs/uploads/?digest=md5:00") == "DIGEST_INVALID");
   auto commit = match_route("PUT", "/v2/x/blobs/uploads/" + kUuid);

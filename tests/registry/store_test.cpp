@@ -7,8 +7,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <stop_token>
 #include <thread>
 
 using namespace rs::registry;
@@ -209,4 +212,226 @@ TEST_CASE("a tag resolves from the cache only while its link file is unchanged")
   auto gone = reader_side.resolve_tag("lib/app", "v1");
   REQUIRE_FALSE(gone.ok());
   CHECK(gone.error().code == rs::Errc::not_found);
+}
+
+namespace {
+
+using std::chrono::system_clock;
+using namespace std::chrono_literals;
+
+// A time as registry:2 writes it to startedat.
+std::string rfc3339(system_clock::time_point t) {
+  std::time_t s = system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+// Sets a file's or directory's last change on disk.
+void set_mtime(const std::filesystem::path& p, system_clock::time_point t) {
+  std::filesystem::last_write_time(
+      p, std::filesystem::file_time_type::clock::now() + std::chrono::duration_cast<std::filesystem::file_time_type::duration>(
+                                                              t - system_clock::now()));
+}
+
+}  // namespace
+
+TEST_CASE("a purge removes uploads started before the age and keeps newer ones and the ones held open") {
+  MemoryDriver driver;
+  Store store(driver);
+  const auto now = system_clock::now();
+  auto old_id = *store.create_upload("app");
+  auto held_id = *store.create_upload("app");
+  auto new_id = *store.create_upload("lib/other");
+  for (const auto& id : {old_id, held_id})
+    REQUIRE(driver.put_content(paths::upload_started_at("app", id), rfc3339(now - 192h)).ok());
+  {
+    auto w = store.open_upload("app", old_id);  // (leaves its hash state in the store)
+    REQUIRE(w.ok());
+    REQUIRE((*w)->write("abc", 3).ok());
+  }
+  auto held = store.open_upload("app", held_id);
+  REQUIRE(held.ok());
+
+  auto report = store.purge_uploads(now - 168h, false);
+  CHECK(report.errors.empty());
+  CHECK(report.uploads == 1);
+  CHECK(report.temp_files == 0);
+  CHECK(report.bytes == 3);
+  REQUIRE(report.items.size() == 1);
+  CHECK(report.items[0].path == paths::upload_dir("app", old_id));
+  CHECK(report.items[0].upload);
+  CHECK_FALSE(driver.stat(paths::upload_dir("app", old_id)).ok());
+  CHECK(store.open_upload("app", old_id).error().code == rs::Errc::not_found);
+  CHECK(driver.stat(paths::upload_data("app", held_id)).ok());
+  CHECK(driver.stat(paths::upload_data("lib/other", new_id)).ok());
+  CHECK(store.open_uploads("app") == 1);
+  CHECK(store.open_uploads() == 2);
+
+  // Once the request lets it go, the next pass takes it.
+  held->reset();
+  CHECK(store.purge_uploads(now - 168h, false).uploads == 1);
+  CHECK(store.open_uploads("app") == 0);
+  CHECK(store.open_uploads() == 1);
+  CHECK(store.purge_uploads(now - 168h, false).items.empty());
+}
+
+TEST_CASE("a dry run of a purge reports what it would remove and removes nothing") {
+  MemoryDriver driver;
+  Store store(driver);
+  auto id = *store.create_upload("app");
+  REQUIRE(driver.put_content(paths::upload_started_at("app", id), "2020-01-01T00:00:00+02:00").ok());
+  auto report = store.purge_uploads(system_clock::now() - 168h, true);
+  CHECK(report.uploads == 1);
+  REQUIRE(report.items.size() == 1);
+  CHECK(report.items[0].since == system_clock::from_time_t(1577829600));  // 2019-12-31T22:00:00Z
+  CHECK(driver.stat(paths::upload_data("app", id)).ok());
+  CHECK(store.open_uploads() == 1);
+  CHECK(store.open_upload("app", id).ok());
+}
+
+TEST_CASE("without a start time that can be read, an upload's last change on disk decides") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  const auto now = system_clock::now();
+  auto unreadable = *store.create_upload("app");
+  auto missing = *store.create_upload("app");
+  auto v2 = dir.path / "docker/registry/v2";
+  REQUIRE(driver.put_content(paths::upload_started_at("app", unreadable), "last tuesday").ok());
+  std::filesystem::remove(v2 / "repositories/app/_uploads" / missing / "startedat");
+  CHECK(store.purge_uploads(now - 168h, false).items.empty());  // both changed just now
+
+  for (const auto& id : {unreadable, missing}) {
+    set_mtime(v2 / "repositories/app/_uploads" / id / "data", now - 200h);
+    set_mtime(v2 / "repositories/app/_uploads" / id, now - 200h);
+  }
+  auto report = store.purge_uploads(now - 168h, false);
+  CHECK(report.errors.empty());
+  CHECK(report.uploads == 2);
+  CHECK(std::filesystem::is_empty(v2 / "repositories/app/_uploads"));
+  CHECK(store.open_uploads() == 0);
+}
+
+TEST_CASE("a purge removes the temp files interrupted atomic writes left, once they are old") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  Store store(driver);
+  const auto now = system_clock::now();
+  const auto manifest = rs::digest_of("{}");
+  REQUIRE(store.put_manifest("lib/app", manifest, "{}").ok());
+  REQUIRE(store.tag("lib/app", "v1", manifest).ok());
+  auto v2 = dir.path / "docker/registry/v2";
+  auto tag_dir = v2 / "repositories/lib/app/_manifests/tags/v1/current";
+  auto blob_dir = v2 / "blobs/sha256" / manifest.hex.substr(0, 2) / manifest.hex;
+  // As write_file_atomic names them: ".NAME.tmp-PID-COUNTER-RANDOM".
+  for (const auto& p : {tag_dir / ".link.tmp-123-0-abcd1234", blob_dir / ".data.tmp-123-1-abcd1234"}) {
+    std::ofstream(p) << "partial";
+    set_mtime(p, now - 200h);
+  }
+  std::ofstream(tag_dir / ".link.tmp-123-2-ffff0000") << "in progress";  // just now
+
+  auto dry = store.purge_uploads(now - 168h, true);
+  CHECK(dry.temp_files == 2);
+  CHECK(std::filesystem::exists(tag_dir / ".link.tmp-123-0-abcd1234"));
+
+  auto report = store.purge_uploads(now - 168h, false);
+  CHECK(report.errors.empty());
+  CHECK(report.uploads == 0);
+  CHECK(report.temp_files == 2);
+  CHECK(report.bytes == 14);
+  CHECK_FALSE(std::filesystem::exists(tag_dir / ".link.tmp-123-0-abcd1234"));
+  CHECK_FALSE(std::filesystem::exists(blob_dir / ".data.tmp-123-1-abcd1234"));
+  CHECK(std::filesystem::exists(tag_dir / ".link.tmp-123-2-ffff0000"));
+  // The layout itself is untouched.
+  CHECK(*store.resolve_tag("lib/app", "v1") == manifest);
+  CHECK(store.get_manifest("lib/app", manifest).ok());
+}
+
+TEST_CASE("a purge stops between entries once asked to") {
+  MemoryDriver driver;
+  Store store(driver);
+  for (int i = 0; i < 3; ++i) {
+    auto id = *store.create_upload("app");
+    REQUIRE(driver.put_content(paths::upload_started_at("app", id), "2020-01-01T00:00:00Z").ok());
+  }
+  std::stop_source stop;
+  stop.request_stop();
+  CHECK(store.purge_uploads(system_clock::now(), false, stop.get_token()).items.empty());
+  CHECK(store.open_uploads() == 3);
+}
+
+TEST_CASE("uploads open at once are capped per repository and in all; finished ones make room") {
+  MemoryDriver driver;
+  StoreOptions options;
+  options.max_uploads_per_repository = 2;
+  options.max_uploads = 3;
+  Store store(driver, options);
+  auto a1 = *store.create_upload("a");
+  auto a2 = *store.create_upload("a");
+  auto full = store.create_upload("a");
+  REQUIRE_FALSE(full.ok());
+  CHECK(full.error().code == rs::Errc::conflict);
+  CHECK_THAT(full.error().message, Catch::Contains("2 uploads in progress"));
+  auto b1 = *store.create_upload("b");
+  auto all = store.create_upload("c");
+  REQUIRE_FALSE(all.ok());
+  CHECK(all.error().code == rs::Errc::conflict);
+  CHECK(store.open_uploads() == 3);
+
+  // Cancelled, committed (also with a wrong digest) and purged uploads count no more.
+  REQUIRE(store.cancel_upload("a", a1).ok());
+  CHECK(store.open_uploads("a") == 1);
+  CHECK(store.cancel_upload("a", a1).error().code == rs::Errc::not_found);
+  CHECK(store.open_uploads("a") == 1);
+  auto a3 = store.create_upload("a");
+  REQUIRE(a3.ok());
+  auto empty = store.open_upload("a", a2);
+  REQUIRE(empty.ok());
+  REQUIRE(store.commit_upload(std::move(*empty), rs::digest_of("")).ok());
+  auto w = store.open_upload("a", *a3);
+  REQUIRE((*w)->write("x", 1).ok());
+  CHECK_FALSE(store.commit_upload(std::move(*w), rs::digest_of("")).ok());
+  CHECK(store.open_uploads("a") == 0);
+  REQUIRE(driver.put_content(paths::upload_started_at("b", b1), "2020-01-01T00:00:00Z").ok());
+  CHECK(store.purge_uploads(system_clock::now(), false).uploads == 1);
+  CHECK(store.open_uploads() == 0);
+  for (int i = 0; i < 2; ++i) CHECK(store.create_upload("a").ok());
+  CHECK(store.create_upload("c").ok());
+}
+
+TEST_CASE("open uploads are counted from storage when a store starts") {
+  MemoryDriver driver;
+  {
+    Store before(driver);
+    REQUIRE(before.create_upload("a").ok());
+    REQUIRE(before.create_upload("a").ok());
+    REQUIRE(before.create_upload("x/y/z").ok());
+  }
+  REQUIRE(driver.put_content(paths::uploads_dir("a") + "/not-an-upload/data", "").ok());  // not counted
+  StoreOptions options;
+  options.max_uploads_per_repository = 2;
+  Store after(driver, options);
+  CHECK(after.open_uploads("a") == 2);
+  CHECK(after.open_uploads("x/y/z") == 1);
+  CHECK(after.open_uploads() == 3);
+  CHECK(after.create_upload("a").error().code == rs::Errc::conflict);
+  CHECK(after.create_upload("x/y/z").ok());
+}
+
+TEST_CASE("a manifest over 4 MiB is read back from storage within a raised limit") {
+  rs::testing::TempDir dir;
+  FilesystemDriver driver(dir.str());
+  StoreOptions options;
+  options.max_manifest_bytes = 6 << 20;
+  const std::string bytes = R"({"schemaVersion":2,"pad":")" + std::string(5 << 20, 'x') + "\"}";
+  const auto d = rs::digest_of(bytes);
+  REQUIRE(Store(driver, options).put_manifest("app", d, bytes).ok());
+  // A store of its own: the bytes come from storage, not from a cache.
+  auto got = Store(driver, options).get_manifest("app", d);
+  REQUIRE(got.ok());
+  CHECK(got->bytes == bytes);
+  CHECK(Store(driver).get_manifest("app", d).error().code == rs::Errc::invalid_argument);  // the default limit
 }
