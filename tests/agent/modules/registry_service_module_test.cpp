@@ -34,6 +34,8 @@ TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, 
   auto unit = read_text(h.at("/etc/systemd/system/registry-setup-registry.service"));
   CHECK_THAT(unit, Catch::Contains("Type=notify\n"));
   CHECK_THAT(unit, Catch::Contains("Restart=always\n"));
+  // The server fits its connections under the open-file limit: room for 4096 of them.
+  CHECK_THAT(unit, Catch::Contains("LimitNOFILE=65536\n"));
   CHECK_THAT(unit, Catch::Contains("ExecStart=/usr/local/bin/registry-setup serve --listen 0.0.0.0:5000 --root /srv/registry\n"));
   CHECK(h.systemd.reloads == 1);
   CHECK(h.systemd.enables == 1);
