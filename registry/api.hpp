@@ -30,8 +30,6 @@ class MemoryBudget {
   // False, taking nothing, when `bytes` more would pass the limit.
   bool take(std::uint64_t bytes);
   void give(std::uint64_t bytes) { used_.fetch_sub(bytes, std::memory_order_relaxed); }
-  std::uint64_t used() const { return used_.load(std::memory_order_relaxed); }
-  std::uint64_t limit() const { return limit_; }
 
  private:
   const std::uint64_t limit_;
@@ -68,7 +66,6 @@ class Api {
   Api(Store& store, ApiOptions options);
 
   Dispatch handle(const Request& request) const;
-  const MemoryBudget& buffered_bodies() const { return *buffered_; }
 
  private:
   Store& store_;
