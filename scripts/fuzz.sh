@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=$root/build-fuzz
-targets=(yaml_tree inventory playbook digest manifest range route config)
+targets=(yaml_tree inventory playbook digest manifest range route config http)
 
 build_targets() {
   mkdir -p "$build"
@@ -39,8 +39,13 @@ run_target() {
   [ -x "$bin" ] || { echo "fuzz: no target '$t' (scripts/fuzz.sh --list)" >&2; return 2; }
   mkdir -p "$build/corpus/$t" "$build/crashes/$t"
   echo "fuzz: $t for $seconds s"
-  # -detect_leaks stays on: a leak is a failure too.
+  # A leak is a failure too: checked after each input, except for http, whose server frees
+  # a connection's memory on its own threads after the answer (a check after each input
+  # then scans the heap every time, 20x slower); there leaks are checked at exit.
+  local leaks=1
+  [ "$t" = http ] && leaks=0
   "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \
+    -detect_leaks=$leaks \
     -artifact_prefix="$build/crashes/$t/" "$build/corpus/$t" "$root/fuzz/corpus/$t" 2>"$build/$t.log" \
     || { tail -n 60 "$build/$t.log" >&2; echo "fuzz: $t FAILED; input in $build/crashes/$t/" >&2; return 1; }
   grep -E '^stat::number_of_executed_units|^#[0-9]+ *DONE' "$build/$t.log" | tail -n 2 || true
