@@ -9,6 +9,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 using namespace rs::registry;
 namespace fs = std::filesystem;
 
@@ -418,4 +421,28 @@ TEST_CASE("a 500 names the path inside the storage root, not where the root is o
   fs::remove(h.dir.path / "docker/registry/v2/repositories/app");
   CHECK(h.store.open_uploads() == 0);
   CHECK(h.call("POST", "/v2/app/blobs/uploads/").status == 202);
+}
+
+TEST_CASE("out of open files: 503 with Retry-After, and serving again once files are free") {
+  Harness h;
+  auto digest = h.push_blob("lib/app", "some layer bytes");
+  rlimit saved{};
+  REQUIRE(::getrlimit(RLIMIT_NOFILE, &saved) == 0);
+  // The lowest free descriptor becomes the limit: the next open fails with EMFILE.
+  int probe = ::dup(0);
+  REQUIRE(probe >= 0);
+  ::close(probe);
+  rlimit low = saved;
+  low.rlim_cur = static_cast<rlim_t>(probe);
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &low) == 0);
+  auto busy = h.call("GET", "/v2/lib/app/blobs/" + digest);
+  auto busy_push = h.call("POST", "/v2/lib/app/blobs/uploads/", "");
+  REQUIRE(::setrlimit(RLIMIT_NOFILE, &saved) == 0);
+  CHECK(busy.status == 503);
+  CHECK(busy.header("Retry-After") == "1");
+  CHECK(busy.body.find("UNAVAILABLE") != std::string::npos);
+  CHECK(busy_push.status == 503);
+  auto again = h.call("GET", "/v2/lib/app/blobs/" + digest);
+  CHECK(again.status == 200);
+  CHECK(h.read_file(again) == "some layer bytes");
 }
