@@ -564,13 +564,17 @@ net::awaitable<std::optional<Response>> Session::answer_body(HeaderParser& parse
 // the client still sends, for a short while, before closing: closing with unread data
 // would reset the connection, and the client could lose the answer that says what went wrong.
 net::awaitable<void> Session::linger() {
+  // What is dropped needs no buffer of its own: every lingering connection of this thread
+  // reads into the same one (a refused manifest storm must not pin a body chunk each).
+  thread_local char discard[16 * 1024];
+  release_buffers();
   beast::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   const auto until = Clock::now() + kLinger;
   arm(std::chrono::duration_cast<std::chrono::seconds>(kLinger));
   // (It ends with an error by design: the client's close, or the watchdog's.)
   while (!ec && Clock::now() < until)
-    co_await socket_.async_read_some(net::buffer(chunk(), kBodyChunk), redirect(ec));
+    co_await socket_.async_read_some(net::buffer(discard), redirect(ec));
 }
 
 net::awaitable<Session::BodyEnd> Session::read_body(HeaderParser& header_parser, BodySink& sink,
