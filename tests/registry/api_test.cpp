@@ -6,6 +6,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -445,4 +447,42 @@ TEST_CASE("out of open files: 503 with Retry-After, and serving again once files
   auto again = h.call("GET", "/v2/lib/app/blobs/" + digest);
   CHECK(again.status == 200);
   CHECK(h.read_file(again) == "some layer bytes");
+}
+
+// Not a test: a timing to read by hand (`registry_tests "[bench]"`), never run by ctest.
+// 20 manifests of about 4 MiB each (28000 layer entries), each a referrer of one image.
+TEST_CASE("referrers timing: 20 x 4 MiB manifests", "[.][bench]") {
+  Harness h;
+  auto config = h.push_blob("app", "{}");
+  auto layer = h.push_blob("app", "L");
+  auto image = manifest_for(config, layer, 2, 1);
+  auto image_digest = rs::digest_of(image).str();
+  REQUIRE(h.call("PUT", "/v2/app/manifests/v1", image, kOciType).status == 201);
+  std::string layers;
+  const std::string one = R"(,{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":")" + layer +
+                          R"(","size":1})";
+  while (layers.size() + one.size() < (4u << 20) - 2048) layers += one;
+  for (int i = 0; i < 20; ++i) {
+    auto body = manifest_for(config, layer, 2, 1, R"(,"artifactType":"application/vnd.example.)" +
+                                                      std::to_string(i % 2) +
+                                                      R"(","subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                                                      image_digest + R"(","size":)" + std::to_string(image.size()) + "}");
+    body.insert(body.find("}]") + 1, layers);
+    REQUIRE(h.call("PUT", "/v2/app/manifests/" + rs::digest_of(body).str(), body, kOciType).status == 201);
+  }
+  auto timed = [&](const std::string& target) {
+    auto start = std::chrono::steady_clock::now();
+    auto r = h.call("GET", target);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    REQUIRE(r.status == 200);
+    return s;
+  };
+  const std::string target = "/v2/app/referrers/" + image_digest;
+  double first = timed(target);
+  std::vector<double> again;
+  for (int i = 0; i < 5; ++i) again.push_back(timed(target));
+  std::sort(again.begin(), again.end());
+  double filtered = timed(target + "?artifactType=application/vnd.example.1");
+  std::printf("referrers of 20 x 4 MiB: first %.4f s, then median %.4f s (min %.4f), filtered %.4f s\n", first,
+              again[2], again[0], filtered);
 }
