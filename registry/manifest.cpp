@@ -81,6 +81,13 @@ Result<std::vector<Descriptor>> parse_descriptors(const json& doc, const char* k
   return out;
 }
 
+json descriptor_json(const Referrer& r) {
+  json d = {{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
+  if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
+  if (!r.annotations_json.empty()) d["annotations"] = json::parse(r.annotations_json, nullptr, false);
+  return d;
+}
+
 }  // namespace
 
 std::string json_escape(std::string_view s) {
@@ -184,14 +191,28 @@ std::string stored_media_type(std::string_view bytes) {
 
 std::string referrers_index(const std::vector<Referrer>& referrers) {
   json manifests = json::array();
-  for (const auto& r : referrers) {
-    json d = {{"mediaType", r.media_type}, {"digest", r.digest.str()}, {"size", r.size}};
-    if (!r.artifact_type.empty()) d["artifactType"] = r.artifact_type;
-    if (!r.annotations_json.empty()) d["annotations"] = json::parse(r.annotations_json, nullptr, false);
-    manifests.push_back(std::move(d));
-  }
+  for (const auto& r : referrers) manifests.push_back(descriptor_json(r));
   json index = {{"schemaVersion", 2}, {"mediaType", media::kOciIndex}, {"manifests", std::move(manifests)}};
   return index.dump();
+}
+
+std::string referrer_descriptor(const Referrer& referrer) { return descriptor_json(referrer).dump(); }
+
+Result<Referrer> parse_referrer_descriptor(std::string_view text) {
+  if (!nesting_within(text, kMaxManifestDepth)) return invalid("descriptor nests too deep");
+  json doc = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+  auto d = parse_descriptor(doc, "descriptor");
+  if (!d) return d.error();
+  Referrer r{std::move(d->media_type), d->digest, static_cast<std::uint64_t>(d->size), "", ""};
+  if (auto at = doc.find("artifactType"); at != doc.end()) {
+    if (!at->is_string()) return invalid("descriptor.artifactType must be a string");
+    r.artifact_type = at->get<std::string>();
+  }
+  if (auto ann = doc.find("annotations"); ann != doc.end()) {
+    if (!ann->is_object()) return invalid("descriptor.annotations must be an object");
+    r.annotations_json = ann->dump();
+  }
+  return r;
 }
 
 }  // namespace rs::registry

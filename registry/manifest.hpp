@@ -60,6 +60,11 @@ struct Referrer {
 // The OCI image index that GET /v2/<name>/referrers/<digest> answers with.
 std::string referrers_index(const std::vector<Referrer>& referrers);
 
+// One referrer's descriptor as that index lists it (JSON), and back: the subject index
+// keeps referrers in this form. Errc::invalid_argument for text that is not one.
+std::string referrer_descriptor(const Referrer& referrer);
+Result<Referrer> parse_referrer_descriptor(std::string_view text);
+
 // Escapes a string for inclusion in a JSON document (without the quotes).
 std::string json_escape(std::string_view s);
 
