@@ -322,7 +322,7 @@ Response store_manifest(Ctx ctx, const RouteMatch& m, std::string_view content_t
       return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest unknown to registry",
                             "\"" + child.digest.str() + "\"");
   }
-  if (auto r = ctx.store.put_manifest(m.name, digest, body); !r) return server_error(r.error());
+  if (auto r = ctx.store.put_manifest(m.name, digest, body, *parsed); !r) return server_error(r.error());
   if (!ref.digest)
     if (auto r = ctx.store.tag(m.name, ref.tag, digest); !r) return server_error(r.error());
   Response r;

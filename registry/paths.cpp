@@ -38,4 +38,17 @@ std::string upload_started_at(const std::string& name, const std::string& uuid) 
   return upload_dir(name, uuid) + "/startedat";
 }
 
+namespace {
+std::string referrers_root(const std::string& name) { return repository(name) + "/_referrers"; }
+}  // namespace
+
+std::string referrers_complete(const std::string& name) { return referrers_root(name) + "/complete"; }
+std::string referrers_dir(const std::string& name, const Digest& subject, DigestAlgorithm algorithm) {
+  return referrers_root(name) + "/" + std::string(subject.algorithm_name()) + "/" + subject.hex + "/" +
+         (algorithm == DigestAlgorithm::sha256 ? "sha256" : "sha512");
+}
+std::string referrer_descriptor(const std::string& name, const Digest& subject, const Digest& referrer) {
+  return referrers_dir(name, subject, referrer.algorithm) + "/" + referrer.hex + "/descriptor";
+}
+
 }  // namespace rs::registry::paths

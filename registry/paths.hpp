@@ -11,9 +11,23 @@
 //       _manifests/tags/<tag>/index/<alg>/<hex>/link     every digest the tag has had
 //       _uploads/<uuid>/data                             upload in progress
 //       _uploads/<uuid>/startedat                        RFC 3339 start time
+//       _referrers/<alg>/<hex>/<alg>/<hex>/descriptor    subject -> one referrer of it
+//       _referrers/complete                              the index holds every revision
 //
 // A link file holds exactly "<alg>:<hex>", no newline. Names, tags, digests and upload
 // ids reach these functions only after validation (see names.hpp, core/digest.hpp).
+//
+// _referrers is ours alone, the subject index that GET /v2/<name>/referrers/<subject>
+// reads (registry:2 skips a repository's directories it does not know, and so does our
+// catalog). A descriptor file holds the OCI descriptor the listing shows for that referrer
+// (mediaType, digest, size, artifactType, annotations), so a listing never reads the
+// referrer manifests. It is written before the referrer's revision link and removed after
+// it; a listing skips a descriptor whose revision link is absent (a PUT not finished, a
+// manifest deleted, also by a registry that does not know the index). `complete` (empty)
+// is written once a scan of every revision the repository had has entered them: a
+// repository without it (written before the index existed, or by registry:2) is scanned on
+// its first listing. A registry:2 writing the root afterwards leaves its manifests out of
+// the index; removing `complete` has the next listing scan again.
 #pragma once
 
 #include "core/digest.hpp"
@@ -39,5 +53,8 @@ std::string uploads_dir(const std::string& name);
 std::string upload_dir(const std::string& name, const std::string& uuid);
 std::string upload_data(const std::string& name, const std::string& uuid);
 std::string upload_started_at(const std::string& name, const std::string& uuid);
+std::string referrers_complete(const std::string& name);
+std::string referrers_dir(const std::string& name, const Digest& subject, DigestAlgorithm algorithm);
+std::string referrer_descriptor(const std::string& name, const Digest& subject, const Digest& referrer);
 
 }  // namespace rs::registry::paths

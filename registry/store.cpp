@@ -505,10 +505,27 @@ Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest
   return StoredManifest{d, content->bytes, content->media_type};
 }
 
-Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes) {
+std::mutex& Store::manifest_lock(const std::string& repo, const Digest& d) {
+  return manifest_locks_[std::hash<std::string>{}(repo + '\n' + d.str()) % manifest_locks_.size()];
+}
+
+Result<void> Store::index_referrer(const std::string& repo, const Digest& d, std::uint64_t size,
+                                   const Manifest& parsed) {
+  const Referrer referrer{parsed.media_type, d, size, parsed.artifact_type, parsed.annotations_json};
+  return driver_.put_content(paths::referrer_descriptor(repo, parsed.subject->digest, d),
+                             referrer_descriptor(referrer));
+}
+
+Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes,
+                                 const Manifest& parsed) {
   auto existing = driver_.stat(paths::blob_data(d));
   if (!existing || existing->size != bytes.size())
     if (auto r = driver_.put_content(paths::blob_data(d), bytes); !r) return r;
+  std::lock_guard lock(manifest_lock(repo, d));
+  // Written whether or not the index is complete: a scan running now may have listed the
+  // revisions before this one.
+  if (parsed.subject)
+    if (auto r = index_referrer(repo, d, bytes.size(), parsed); !r) return r;
   return driver_.put_content(paths::revision_link(repo, d), d.str());
 }
 
@@ -525,9 +542,17 @@ Result<void> Store::untag(const std::string& repo, const std::string& tag) {
 }
 
 Result<void> Store::delete_manifest(const std::string& repo, const Digest& d) {
+  std::lock_guard lock(manifest_lock(repo, d));
   std::string link = paths::revision_link(repo, d);
   if (auto st = driver_.stat(link); !st) return st.error();
+  // Its subject is known only from its bytes; without them (data gone) the entry stays,
+  // and listings skip it once the revision is gone.
+  std::optional<Digest> subject;
+  if (auto stored = get_manifest(repo, d))
+    if (auto parsed = parse_manifest(stored->bytes, ""); parsed && parsed->subject) subject = parsed->subject->digest;
   if (auto r = driver_.remove(parent_of(link)); !r) return r;
+  if (subject)
+    if (auto r = driver_.remove(parent_of(paths::referrer_descriptor(repo, *subject, d))); !r) return r;
   auto tags = list_tags(repo);
   if (!tags) return ok();
   for (const auto& t : *tags) {
@@ -554,6 +579,75 @@ Result<std::vector<Digest>> Store::list_manifests(const std::string& repo) {
     }
   }
   return out;
+}
+
+Result<void> Store::complete_referrers_index(const std::string& repo) {
+  std::lock_guard lock(index_scan_mutex_);
+  if (driver_.stat(paths::referrers_complete(repo))) return ok();  // (a listing just before this one scanned)
+  // No manifests, nothing to index: a listing of any name must not create its directory.
+  if (!repository_has_manifests(repo)) return ok();
+  auto digests = list_manifests(repo);
+  if (!digests) return digests.error();
+  for (const auto& d : *digests) {
+    // Read past the cache: one pass over every manifest would only empty it.
+    auto bytes = driver_.get_content(paths::blob_data(d), options_.max_manifest_bytes);
+    if (!bytes) continue;  // (no data to list it by, as before the index)
+    auto parsed = parse_manifest(*bytes, "");
+    if (!parsed || !parsed->subject) continue;
+    // Only adds: an entry there was written by its PUT, or by a scan before this one.
+    if (driver_.stat(paths::referrer_descriptor(repo, parsed->subject->digest, d))) continue;
+    if (auto r = index_referrer(repo, d, bytes->size(), *parsed); !r) return r;
+  }
+  // A PUT that this scan missed (linked after the revisions were listed) wrote its entry itself.
+  return driver_.put_content(paths::referrers_complete(repo), "");
+}
+
+// The referrers the index names for `subject`, sorted by digest (whether their revisions
+// exist is not asked here).
+Result<std::vector<Digest>> Store::indexed_referrers(const std::string& repo, const Digest& subject) {
+  std::vector<Digest> out;
+  for (auto alg : {DigestAlgorithm::sha256, DigestAlgorithm::sha512}) {
+    auto names = driver_.list(paths::referrers_dir(repo, subject, alg));
+    if (!names) {
+      if (names.error().code == Errc::not_found) continue;
+      return names.error();
+    }
+    for (const auto& n : *names)
+      if (auto d = Digest::parse(std::string(alg == DigestAlgorithm::sha256 ? "sha256:" : "sha512:") + n))
+        out.push_back(*d);
+  }
+  std::sort(out.begin(), out.end(), [](const Digest& a, const Digest& b) { return a.str() < b.str(); });
+  return out;
+}
+
+Result<ReferrerPage> Store::list_referrers(const std::string& repo, const Digest& subject,
+                                           const ReferrerQuery& query) {
+  if (!driver_.stat(paths::referrers_complete(repo)))
+    if (auto r = complete_referrers_index(repo); !r) return r.error();
+  auto digests = indexed_referrers(repo, subject);
+  if (!digests) return digests.error();
+  ReferrerPage page;
+  for (const auto& d : *digests) {
+    if (!query.after.empty() && d.str() <= query.after) continue;
+    // Not yet linked (a PUT under way) or no longer (deleted, also by another registry).
+    if (!has_manifest(repo, d)) continue;
+    const std::string path = paths::referrer_descriptor(repo, subject, d);
+    auto text = driver_.get_content(path, options_.max_manifest_bytes);
+    if (!text) {
+      if (text.error().code == Errc::not_found) continue;  // (removed by a DELETE meanwhile)
+      return text.error();
+    }
+    auto referrer = parse_referrer_descriptor(*text);
+    if (!referrer) return referrer.error().with_context("'" + path + "'");
+    if (referrer->digest != d) return make_error(Errc::invalid_argument, "'" + path + "' describes " + referrer->digest.str());
+    if (!query.artifact_type.empty() && referrer->artifact_type != query.artifact_type) continue;
+    if (page.referrers.size() == query.limit) {
+      page.more = true;
+      break;
+    }
+    page.referrers.push_back(std::move(*referrer));
+  }
+  return page;
 }
 
 bool Store::repository_has_manifests(const std::string& repo) {

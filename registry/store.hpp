@@ -6,8 +6,10 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "registry/manifest.hpp"
 #include "registry/storage_driver.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -132,6 +134,18 @@ class TagCache {
   std::unordered_map<std::string, Entry> entries_;
 };
 
+// Which referrers of a subject one listing asks for (sorted by digest).
+struct ReferrerQuery {
+  std::string artifact_type;  // only these (empty: any)
+  std::string after;          // only digests after this one (empty: from the first)
+  std::size_t limit = SIZE_MAX;
+};
+
+struct ReferrerPage {
+  std::vector<Referrer> referrers;
+  bool more = false;  // others follow the last one
+};
+
 class Store {
  public:
   explicit Store(StorageDriver& driver, StoreOptions options = {});
@@ -175,12 +189,17 @@ class Store {
   Result<Digest> resolve_tag(const std::string& repo, const std::string& tag);
   Result<StoredManifest> get_manifest(const std::string& repo, const Digest& d);
   bool has_manifest(const std::string& repo, const Digest& d);
-  Result<void> put_manifest(const std::string& repo, const Digest& d, std::string_view bytes);
+  // `parsed` is what parse_manifest made of `bytes`. A manifest with a subject gets its
+  // subject index entry before its revision link: a revision never lacks its entry.
+  Result<void> put_manifest(const std::string& repo, const Digest& d, std::string_view bytes, const Manifest& parsed);
   Result<void> tag(const std::string& repo, const std::string& tag, const Digest& d);
   Result<void> untag(const std::string& repo, const std::string& tag);
-  // Removes the revision and every tag that points at it.
+  // Removes the revision, then its subject index entry and every tag that points at it.
   Result<void> delete_manifest(const std::string& repo, const Digest& d);
   Result<std::vector<Digest>> list_manifests(const std::string& repo);
+  // The manifests in `repo` whose subject is `subject`, from the subject index; a
+  // repository whose index is not complete is scanned into it first (once).
+  Result<ReferrerPage> list_referrers(const std::string& repo, const Digest& subject, const ReferrerQuery& query);
 
   // Listings, sorted. Errc::not_found for a repository that does not exist.
   Result<std::vector<std::string>> list_tags(const std::string& repo);
@@ -202,6 +221,13 @@ class Store {
   void purge_temp_file(const std::string& path, PurgePass& pass);
   std::optional<std::chrono::system_clock::time_point> upload_started(const std::string& repo, const std::string& id);
   Result<Digest> read_link(const std::string& path);
+  // Serialises a PUT and a DELETE of one manifest, so that its index entry and its
+  // revision agree (each writes both, in opposite orders).
+  std::mutex& manifest_lock(const std::string& repo, const Digest& d);
+  Result<void> index_referrer(const std::string& repo, const Digest& d, std::uint64_t size, const Manifest& parsed);
+  // Enters every revision with a subject into the index, then marks it complete.
+  Result<void> complete_referrers_index(const std::string& repo);
+  Result<std::vector<Digest>> indexed_referrers(const std::string& repo, const Digest& subject);
   // Hashes the first `limit` bytes of a file (all of it by default).
   Result<Hasher> hash_file(const std::string& path, DigestAlgorithm algorithm,
                            std::uint64_t limit = UINT64_MAX);
@@ -215,6 +241,9 @@ class Store {
   // Upload directories in storage, by repository and in all (under uploads_mutex_).
   std::unordered_map<std::string, std::size_t> upload_counts_;
   std::size_t upload_total_ = 0;
+  std::array<std::mutex, 64> manifest_locks_;
+  // One scan into a subject index at a time: a second listing waits and finds it complete.
+  std::mutex index_scan_mutex_;
 };
 
 }  // namespace rs::registry

@@ -36,7 +36,7 @@ TEST_CASE("the layout on disk is registry:2's, link files without newline") {
   REQUIRE((*w)->write("data", 4).ok());
   auto d = rs::digest_of("data");
   REQUIRE(store.commit_upload(std::move(*w), d).ok());
-  REQUIRE(store.put_manifest("lib/app", rs::digest_of("{}"), "{}").ok());
+  REQUIRE(store.put_manifest("lib/app", rs::digest_of("{}"), "{}", {}).ok());
   REQUIRE(store.tag("lib/app", "v1", rs::digest_of("{}")).ok());
 
   auto v2 = dir.path / "docker/registry/v2";
@@ -111,7 +111,7 @@ TEST_CASE("repositories are found at any depth, without tags a repository has no
   Store store(driver);
   auto m = rs::digest_of("{}");
   for (const char* repo : {"a", "a/b", "x/y/z"}) {
-    REQUIRE(store.put_manifest(repo, m, "{}").ok());
+    REQUIRE(store.put_manifest(repo, m, "{}", {}).ok());
   }
   REQUIRE(store.create_upload("only/uploads").ok());
   auto repos = store.list_repositories();
@@ -128,8 +128,8 @@ TEST_CASE("manifest bytes come from the cache, but only while the repository has
   Store store(driver);
   const std::string bytes = R"({"schemaVersion":2})";
   auto d = rs::digest_of(bytes);
-  REQUIRE(store.put_manifest("lib/app", d, bytes).ok());
-  REQUIRE(store.put_manifest("lib/other", d, bytes).ok());
+  REQUIRE(store.put_manifest("lib/app", d, bytes, {}).ok());
+  REQUIRE(store.put_manifest("lib/other", d, bytes, {}).ok());
   auto first = store.get_manifest("lib/app", d);
   REQUIRE(first.ok());
   CHECK(first->bytes == bytes);
@@ -157,7 +157,7 @@ TEST_CASE("manifests are read back within the configured limit") {
   Store store(driver, options);
   const std::string bytes = R"({"schemaVersion":2})";
   auto d = rs::digest_of(bytes);
-  REQUIRE(store.put_manifest("app", d, bytes).ok());
+  REQUIRE(store.put_manifest("app", d, bytes, {}).ok());
   auto got = store.get_manifest("app", d);
   REQUIRE_FALSE(got.ok());
   CHECK(got.error().code == rs::Errc::invalid_argument);
@@ -321,7 +321,7 @@ TEST_CASE("a purge removes the temp files interrupted atomic writes left, once t
   Store store(driver);
   const auto now = system_clock::now();
   const auto manifest = rs::digest_of("{}");
-  REQUIRE(store.put_manifest("lib/app", manifest, "{}").ok());
+  REQUIRE(store.put_manifest("lib/app", manifest, "{}", {}).ok());
   REQUIRE(store.tag("lib/app", "v1", manifest).ok());
   auto v2 = dir.path / "docker/registry/v2";
   auto tag_dir = v2 / "repositories/lib/app/_manifests/tags/v1/current";
@@ -428,7 +428,7 @@ TEST_CASE("a manifest over 4 MiB is read back from storage within a raised limit
   options.max_manifest_bytes = 6 << 20;
   const std::string bytes = R"({"schemaVersion":2,"pad":")" + std::string(5 << 20, 'x') + "\"}";
   const auto d = rs::digest_of(bytes);
-  REQUIRE(Store(driver, options).put_manifest("app", d, bytes).ok());
+  REQUIRE(Store(driver, options).put_manifest("app", d, bytes, {}).ok());
   // A store of its own: the bytes come from storage, not from a cache.
   auto got = Store(driver, options).get_manifest("app", d);
   REQUIRE(got.ok());
