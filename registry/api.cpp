@@ -6,6 +6,7 @@
 #include "registry/range.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace rs::registry {
@@ -393,26 +394,52 @@ Response delete_manifest(Ctx ctx, const RouteMatch& m) {
 
 // ---- listings ----
 
+// ?n=, at most `max` (without it: `max`), or the error to answer.
+std::variant<std::size_t, Response> page_size(const RouteMatch& route, std::size_t max) {
+  if (!route.has_query("n")) return max;
+  const std::string v = route.query_value("n");
+  std::size_t parsed = 0;
+  auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
+  if (ec != std::errc() || p != v.data() + v.size())
+    return error_response(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
+  return std::min(parsed, max);
+}
+
+// The Link header to the page after `last`; `query` is the rest of the request's query
+// ("a=b&"), which the next page keeps.
+std::string next_page_link(const std::string& path, const std::string& query, std::size_t n, const std::string& last) {
+  return "<" + path + "?" + query + "n=" + std::to_string(n) + "&last=" + last + ">; rel=\"next\"";
+}
+
 // One page of a sorted list per ?n= and ?last=, with a Link header to the next page.
 std::variant<std::vector<std::string>, Response> paginate(const std::vector<std::string>& all, const RouteMatch& route,
                                                           std::size_t default_max, const std::string& path,
                                                           std::string* link) {
-  std::size_t n = default_max;
-  if (route.has_query("n")) {
-    const std::string v = route.query_value("n");
-    std::size_t parsed = 0;
-    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), parsed);
-    if (ec != std::errc() || p != v.data() + v.size())
-      return error_response(400, "PAGINATION_NUMBER_INVALID", "invalid number of results requested");
-    n = std::min(parsed, default_max);
-  }
+  auto size = page_size(route, default_max);
+  if (auto* e = std::get_if<Response>(&size)) return std::move(*e);
+  const std::size_t n = std::get<std::size_t>(size);
   auto begin = all.begin();
   if (route.has_query("last")) begin = std::upper_bound(all.begin(), all.end(), route.query_value("last"));
   std::size_t available = static_cast<std::size_t>(all.end() - begin);
   std::vector<std::string> page(begin, begin + static_cast<long>(std::min(n, available)));
-  if (available > page.size() && !page.empty())
-    *link = "<" + path + "?n=" + std::to_string(n) + "&last=" + page.back() + ">; rel=\"next\"";
+  if (available > page.size() && !page.empty()) *link = next_page_link(path, "", n, page.back());
   return page;
+}
+
+// A query value as the router's percent_decode reads it back ('+' would be a space).
+std::string query_escape(std::string_view s) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '/') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
 }
 
 std::string json_string_array(const std::vector<std::string>& items) {
@@ -461,27 +488,23 @@ Response catalog(Ctx ctx, const RouteMatch& route) {
   return r;
 }
 
-// GET /v2/<name>/referrers/<subject>: an index of the manifests whose subject it is.
+// GET /v2/<name>/referrers/<subject>: an index of the manifests whose subject it is, from
+// the store's subject index, paged by digest as tags are (?n=, ?last=, Link).
 Response list_referrers(Ctx ctx, const RouteMatch& route) {
-  const Digest& subject = route.digest;
-  std::string filter = route.query_value("artifactType");
-  std::vector<Referrer> found;
-  auto digests = ctx.store.list_manifests(route.name);
-  if (digests) {
-    for (const auto& d : *digests) {
-      auto stored = ctx.store.get_manifest(route.name, d);
-      if (!stored) continue;
-      auto m = parse_manifest(stored->bytes, "");
-      if (!m || !m->subject || m->subject->digest != subject) continue;
-      if (!filter.empty() && m->artifact_type != filter) continue;
-      found.push_back({m->media_type, d, stored->bytes.size(), m->artifact_type, m->annotations_json});
-    }
-  }
-  std::sort(found.begin(), found.end(), [](const Referrer& a, const Referrer& b) { return a.digest.hex < b.digest.hex; });
+  auto size = page_size(route, ctx.options.max_list_entries);
+  if (auto* e = std::get_if<Response>(&size)) return std::move(*e);
+  ReferrerQuery query{route.query_value("artifactType"), route.query_value("last"), std::get<std::size_t>(size)};
+  auto page = ctx.store.list_referrers(route.name, route.digest, query);
+  if (!page) return server_error(page.error());
   Response r;
   r.set("Content-Type", std::string(media::kOciIndex));
-  if (!filter.empty()) r.set("OCI-Filters-Applied", "artifactType");
-  r.body = referrers_index(found);
+  if (!query.artifact_type.empty()) r.set("OCI-Filters-Applied", "artifactType");
+  if (page->more && !page->referrers.empty()) {
+    const std::string filter = query.artifact_type.empty() ? "" : "artifactType=" + query_escape(query.artifact_type) + "&";
+    r.set("Link", next_page_link("/v2/" + route.name + "/referrers/" + route.digest.str(), filter, query.limit,
+                                 page->referrers.back().digest.str()));
+  }
+  r.body = referrers_index(page->referrers);
   return r;
 }
 
