@@ -2,10 +2,12 @@
 
 #include "registry/filesystem_driver.hpp"
 #include "registry/manifest.hpp"
+#include "registry/paths.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -82,6 +84,80 @@ std::string manifest_for(const std::string& config, const std::string& layer, st
 }
 
 const std::vector<Header> kOciType{{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}};
+
+// An image with a subject and an artifactType: a referrer of `subject`. `salt` makes it
+// another manifest (an annotation).
+std::string referrer_for(const std::string& config, const std::string& layer, const std::string& subject,
+                         std::size_t subject_size, const std::string& artifact_type, const std::string& salt) {
+  return manifest_for(config, layer, 2, 1,
+                      R"(,"artifactType":")" + artifact_type +
+                          R"(","subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+                          subject + R"(","size":)" + std::to_string(subject_size) +
+                          R"(},"annotations":{"org.example.salt":")" + salt + R"("})");
+}
+
+// The digests a referrers index lists, in its order.
+std::vector<std::string> listed(const Response& r) {
+  std::vector<std::string> out;
+  const std::string key = "\"digest\":\"";
+  for (auto pos = r.body.find(key); pos != std::string::npos; pos = r.body.find(key, pos)) {
+    pos += key.size();
+    out.push_back(r.body.substr(pos, r.body.find('"', pos) - pos));
+  }
+  return out;
+}
+
+// The target a Link header points at ("" without one).
+std::string link_target(const Response& r) {
+  std::string link(r.header("Link"));
+  if (link.empty()) return "";
+  REQUIRE(link.front() == '<');
+  REQUIRE(link.find(">; rel=\"next\"") != std::string::npos);
+  return link.substr(1, link.find('>') - 1);
+}
+
+// A repository with one image (the subject) and its config and layer.
+struct ReferrersFixture {
+  Harness& h;
+  std::string config = h.push_blob("app", "{}");
+  std::string layer = h.push_blob("app", "L");
+  std::string image = manifest_for(config, layer, 2, 1);
+  std::string subject = rs::digest_of(image).str();
+
+  explicit ReferrersFixture(Harness& harness) : h(harness) {
+    REQUIRE(h.call("PUT", "/v2/app/manifests/v1", image, kOciType).status == 201);
+  }
+  std::string body(const std::string& artifact_type, const std::string& salt) const {
+    return referrer_for(config, layer, subject, image.size(), artifact_type, salt);
+  }
+  // Pushed as a client would; its digest.
+  std::string push(const std::string& artifact_type, const std::string& salt) {
+    auto b = body(artifact_type, salt);
+    auto d = rs::digest_of(b).str();
+    REQUIRE(h.call("PUT", "/v2/app/manifests/" + d, b, kOciType).status == 201);
+    return d;
+  }
+  // Written as registry:2 writes a manifest (data and revision link), which knows no index.
+  std::string write_as_registry2(const std::string& artifact_type, const std::string& salt) {
+    auto b = body(artifact_type, salt);
+    auto d = rs::digest_of(b);
+    REQUIRE(h.driver.put_content(paths::blob_data(d), b).ok());
+    REQUIRE(h.driver.put_content(paths::revision_link("app", d), d.str()).ok());
+    return d.str();
+  }
+  fs::path descriptor(const std::string& referrer) const {
+    auto s = *rs::Digest::parse(subject);
+    auto r = *rs::Digest::parse(referrer);
+    return h.dir.path / "docker/registry/v2/repositories/app/_referrers/sha256" / s.hex / "sha256" / r.hex / "descriptor";
+  }
+  fs::path complete() const { return h.dir.path / "docker/registry/v2/repositories/app/_referrers/complete"; }
+  Response list(const std::string& query = "") { return h.call("GET", "/v2/app/referrers/" + subject + query); }
+};
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
 
 }  // namespace
 
@@ -447,6 +523,149 @@ TEST_CASE("out of open files: 503 with Retry-After, and serving again once files
   auto again = h.call("GET", "/v2/lib/app/blobs/" + digest);
   CHECK(again.status == 200);
   CHECK(h.read_file(again) == "some layer bytes");
+}
+
+TEST_CASE("referrers: the PUT writes the index entry the listing answers from, without the manifest") {
+  Harness h;
+  ReferrersFixture f(h);
+  auto sig_body = f.body("application/vnd.example.sig", "one");
+  auto sig = f.push("application/vnd.example.sig", "one");
+  // Before the answer: the descriptor of the referrer, in the subject's index.
+  std::ifstream in(f.descriptor(sig));
+  std::string entry((std::istreambuf_iterator<char>(in)), {});
+  CHECK_THAT(entry, Catch::Contains(R"("mediaType":"application/vnd.oci.image.manifest.v1+json")"));
+  CHECK_THAT(entry, Catch::Contains(R"("digest":")" + sig + '"'));
+  CHECK_THAT(entry, Catch::Contains(R"("size":)" + std::to_string(sig_body.size())));
+  CHECK_THAT(entry, Catch::Contains(R"("artifactType":"application/vnd.example.sig")"));
+  CHECK_THAT(entry, Catch::Contains(R"("annotations":{"org.example.salt":"one"})"));
+  // A manifest without a subject has none; no scan has run yet.
+  CHECK(h.files_under("repositories/app/_referrers") == 1);
+  CHECK_FALSE(fs::exists(f.complete()));
+
+  REQUIRE(f.list().status == 200);
+  CHECK(fs::exists(f.complete()));
+  // The referrer's bytes replaced: a store without them cached still lists it from the entry.
+  auto d = *rs::Digest::parse(sig);
+  REQUIRE(h.driver.put_content(paths::blob_data(d), "not a manifest").ok());
+  Store fresh(h.driver);
+  Api api(fresh, {});
+  auto r = api.handle({"GET", "/v2/app/referrers/" + f.subject, {}}).response;
+  REQUIRE(r.status == 200);
+  CHECK(listed(r) == std::vector<std::string>{sig});
+  CHECK_THAT(r.body, Catch::Contains(R"("size":)" + std::to_string(sig_body.size())));
+  CHECK_THAT(r.body, Catch::Contains(R"("annotations":{"org.example.salt":"one"})"));
+}
+
+TEST_CASE("referrers: sorted by digest, filtered by artifactType") {
+  Harness h;
+  ReferrersFixture f(h);
+  std::vector<std::string> sigs, all;
+  for (const char* salt : {"a", "b", "c"}) sigs.push_back(f.push("application/vnd.example.sig", salt));
+  auto sbom = f.push("application/vnd.example.sbom+json", "d");
+  all = sigs;
+  all.push_back(sbom);
+  auto list = f.list();
+  CHECK(list.header("Content-Type") == media::kOciIndex);
+  CHECK(list.header("OCI-Filters-Applied").empty());
+  CHECK(listed(list) == sorted(all));
+  auto filtered = f.list("?artifactType=application/vnd.example.sig");
+  CHECK(filtered.header("OCI-Filters-Applied") == "artifactType");
+  CHECK(listed(filtered) == sorted(sigs));
+  // ('+' in a query is a space: the type is sent escaped.)
+  CHECK(listed(f.list("?artifactType=application/vnd.example.sbom%2Bjson")) == std::vector<std::string>{sbom});
+  CHECK(listed(f.list("?artifactType=application/other")).empty());
+  // Another subject has none of them; an unknown repository answers 200 and nothing is made for it.
+  CHECK(listed(h.call("GET", "/v2/app/referrers/" + f.config)).empty());
+  CHECK(h.call("GET", "/v2/nope/referrers/" + f.subject).status == 200);
+  CHECK_FALSE(fs::exists(h.dir.path / "docker/registry/v2/repositories/nope"));
+}
+
+TEST_CASE("referrers: pages of n with a Link to the next, which keeps the filter") {
+  ApiOptions o;
+  o.max_list_entries = 3;
+  Harness h(o);
+  ReferrersFixture f(h);
+  std::vector<std::string> sigs, all;
+  for (const char* salt : {"a", "b", "c", "d", "e"}) sigs.push_back(f.push("application/vnd.example.sig", salt));
+  all = sigs;
+  all.push_back(f.push("application/vnd.example.sbom", "f"));
+  all.push_back(f.push("application/vnd.example.sbom", "g"));
+
+  // Following each Link as a client does.
+  auto walk = [&](std::string target, std::size_t most) {
+    std::vector<std::string> seen;
+    for (int pages = 0; !target.empty(); ++pages) {
+      REQUIRE(pages < 10);
+      auto r = h.call("GET", target);
+      REQUIRE(r.status == 200);
+      auto page = listed(r);
+      CHECK(page.size() <= most);
+      CHECK_FALSE(page.empty());
+      seen.insert(seen.end(), page.begin(), page.end());
+      target = link_target(r);
+    }
+    return seen;
+  };
+  const std::string base = "/v2/app/referrers/" + f.subject;
+  auto first = f.list("?n=2");
+  CHECK(link_target(first) == base + "?n=2&last=" + sorted(all)[1]);
+  CHECK(walk(base + "?n=2", 2) == sorted(all));
+  auto filtered = f.list("?artifactType=application/vnd.example.sig&n=2");
+  CHECK(filtered.header("OCI-Filters-Applied") == "artifactType");
+  CHECK(link_target(filtered) == base + "?artifactType=application/vnd.example.sig&n=2&last=" + sorted(sigs)[1]);
+  CHECK(walk(base + "?artifactType=application/vnd.example.sig&n=2", 2) == sorted(sigs));
+  // Without ?n= (and with more than it) pages hold the configured most.
+  CHECK(listed(f.list()).size() == 3);
+  CHECK(walk(base + "?n=100", 3) == sorted(all));
+  // The last page has no Link.
+  CHECK(link_target(f.list("?last=" + sorted(all)[5])).empty());
+  CHECK(listed(f.list("?last=" + sorted(all)[5])) == std::vector<std::string>{sorted(all)[6]});
+  CHECK(error_code(f.list("?n=x")) == "PAGINATION_NUMBER_INVALID");
+}
+
+TEST_CASE("referrers: a repository without a complete index is scanned into it once") {
+  Harness h;
+  ReferrersFixture f(h);
+  auto old_a = f.write_as_registry2("application/vnd.example.sig", "a");
+  auto old_b = f.write_as_registry2("application/vnd.example.sbom", "b");
+  // A PUT while the index is not complete enters itself; the scan adds the others.
+  auto pushed = f.push("application/vnd.example.sig", "c");
+  CHECK_FALSE(fs::exists(f.descriptor(old_a)));
+  CHECK(listed(f.list()) == sorted({old_a, old_b, pushed}));
+  CHECK(fs::exists(f.complete()));
+  CHECK(fs::exists(f.descriptor(old_a)));
+  CHECK(fs::exists(f.descriptor(old_b)));
+  CHECK(listed(f.list("?artifactType=application/vnd.example.sig")) == sorted({old_a, pushed}));
+
+  // Complete now: what registry:2 writes afterwards is not scanned for (the listing reads
+  // the index only), until the mark is removed.
+  auto later = f.write_as_registry2("application/vnd.example.sig", "d");
+  CHECK(listed(f.list()) == sorted({old_a, old_b, pushed}));
+  fs::remove(f.complete());
+  CHECK(listed(f.list()) == sorted({old_a, old_b, pushed, later}));
+}
+
+TEST_CASE("referrers: a deleted referrer leaves the index, one whose revision another writer removed is skipped") {
+  Harness h;
+  ReferrersFixture f(h);
+  auto kept = f.push("application/vnd.example.sig", "a");
+  auto deleted = f.push("application/vnd.example.sig", "b");
+  auto unlinked = f.push("application/vnd.example.sig", "c");
+  REQUIRE(listed(f.list()) == sorted({kept, deleted, unlinked}));
+
+  REQUIRE(h.call("DELETE", "/v2/app/manifests/" + deleted).status == 202);
+  CHECK_FALSE(fs::exists(f.descriptor(deleted).parent_path()));
+  CHECK(listed(f.list()) == std::vector<std::string>{sorted({kept, unlinked})});
+
+  // registry:2 deleting it removes the revision only: the entry stays, unlisted.
+  auto d = *rs::Digest::parse(unlinked);
+  fs::remove_all(h.dir.path / ("docker/registry/v2/repositories/app/_manifests/revisions/sha256/" + d.hex));
+  CHECK(fs::exists(f.descriptor(unlinked)));
+  CHECK(listed(f.list()) == std::vector<std::string>{kept});
+  // Pushed again, both are back.
+  CHECK(f.push("application/vnd.example.sig", "b") == deleted);
+  CHECK(f.push("application/vnd.example.sig", "c") == unlinked);
+  CHECK(listed(f.list()) == sorted({kept, deleted, unlinked}));
 }
 
 // Not a test: a timing to read by hand (`registry_tests "[bench]"`), never run by ctest.

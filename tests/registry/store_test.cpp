@@ -1,20 +1,24 @@
 #include "registry/store.hpp"
 
 #include "registry/filesystem_driver.hpp"
+#include "registry/manifest.hpp"
 #include "registry/memory_driver.hpp"
 #include "registry/paths.hpp"
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stop_token>
 #include <thread>
 
 using namespace rs::registry;
+using rs::Result;
 
 namespace {
 
@@ -23,7 +27,114 @@ std::string slurp(const std::filesystem::path& p) {
   return std::string(std::istreambuf_iterator<char>(f), {});
 }
 
+// A manifest naming `subject`, made another by `salt`, with what parse_manifest makes of it.
+struct Referring {
+  std::string bytes;
+  rs::Digest digest;
+  Manifest parsed;
+};
+Referring referring(const rs::Digest& subject, const std::string& salt) {
+  Referring r;
+  r.bytes = R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.)" +
+            salt + R"(","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":")" +
+            rs::digest_of("{}").str() + R"(","size":2},"layers":[],"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":")" +
+            subject.str() + R"(","size":2}})";
+  r.digest = rs::digest_of(r.bytes);
+  r.parsed = *parse_manifest(r.bytes, "");
+  return r;
+}
+
+std::vector<std::string> digests_of(const ReferrerPage& page) {
+  std::vector<std::string> out;
+  for (const auto& r : page.referrers) out.push_back(r.digest.str());
+  return out;
+}
+
+// A MemoryDriver that runs `before_link` once, just before the first revision link is written.
+class LinkHookDriver final : public StorageDriver {
+ public:
+  std::function<void()> before_link;
+
+  Result<std::string> get_content(const std::string& path, std::uint64_t max_size) override {
+    return inner_.get_content(path, max_size);
+  }
+  Result<void> put_content(const std::string& path, std::string_view content) override {
+    if (before_link && path.find("/_manifests/revisions/") != std::string::npos) std::exchange(before_link, nullptr)();
+    return inner_.put_content(path, content);
+  }
+  Result<std::unique_ptr<FileReader>> reader(const std::string& path) override { return inner_.reader(path); }
+  Result<std::unique_ptr<FileWriter>> writer(const std::string& path, bool append) override {
+    return inner_.writer(path, append);
+  }
+  Result<FileInfo> stat(const std::string& path) override { return inner_.stat(path); }
+  Result<std::vector<std::string>> list(const std::string& path) override { return inner_.list(path); }
+  Result<void> move(const std::string& from, const std::string& to) override { return inner_.move(from, to); }
+  Result<void> remove(const std::string& path) override { return inner_.remove(path); }
+
+ private:
+  MemoryDriver inner_;
+};
+
 }  // namespace
+
+TEST_CASE("the subject index: a put enters a referrer, listings page by digest, a delete removes it") {
+  MemoryDriver driver;
+  Store store(driver);
+  const auto subject = rs::digest_of("subject");
+  std::vector<Referring> refs;
+  std::vector<std::string> all;
+  for (const char* salt : {"a", "b", "c", "d"}) {
+    refs.push_back(referring(subject, salt));
+    REQUIRE(store.put_manifest("app", refs.back().digest, refs.back().bytes, refs.back().parsed).ok());
+    CHECK(driver.stat(paths::referrer_descriptor("app", subject, refs.back().digest)).ok());
+    all.push_back(refs.back().digest.str());
+  }
+  std::sort(all.begin(), all.end());
+  auto whole = store.list_referrers("app", subject, {});
+  REQUIRE(whole.ok());
+  CHECK(digests_of(*whole) == all);
+  CHECK_FALSE(whole->more);
+  CHECK(whole->referrers[0].size > 0);
+
+  auto first = store.list_referrers("app", subject, {"", "", 2});
+  REQUIRE(first.ok());
+  CHECK(digests_of(*first) == std::vector<std::string>{all[0], all[1]});
+  CHECK(first->more);
+  auto rest = store.list_referrers("app", subject, {"", all[1], 2});
+  REQUIRE(rest.ok());
+  CHECK(digests_of(*rest) == std::vector<std::string>{all[2], all[3]});
+  CHECK_FALSE(rest->more);
+  auto typed = store.list_referrers("app", subject, {"application/vnd.example.c", "", 10});
+  REQUIRE(typed.ok());
+  CHECK(digests_of(*typed) == std::vector<std::string>{refs[2].digest.str()});
+
+  REQUIRE(store.delete_manifest("app", refs[2].digest).ok());
+  CHECK_FALSE(driver.stat(paths::referrer_descriptor("app", subject, refs[2].digest)).ok());
+  CHECK(store.list_referrers("app", subject, {"application/vnd.example.c", "", 10})->referrers.empty());
+  CHECK(store.list_referrers("app", subject, {})->referrers.size() == 3);
+}
+
+TEST_CASE("a scan into the index while a put is under way loses nothing: the put entered itself first") {
+  LinkHookDriver driver;
+  Store store(driver);
+  const auto subject = rs::digest_of("subject");
+  auto a = referring(subject, "a"), b = referring(subject, "b");
+  REQUIRE(store.put_manifest("app", a.digest, a.bytes, a.parsed).ok());
+  // No listing yet: the index is not complete. The first one runs between b's entry and its
+  // revision link, so its scan cannot see b's revision, and marks the index complete.
+  std::size_t during = 99;
+  driver.before_link = [&] {
+    auto page = store.list_referrers("app", subject, {});
+    REQUIRE(page.ok());
+    during = page->referrers.size();
+  };
+  REQUIRE(store.put_manifest("app", b.digest, b.bytes, b.parsed).ok());
+  CHECK(during == 1);  // (b not linked yet)
+  CHECK(driver.stat(paths::referrers_complete("app")).ok());
+  auto after = store.list_referrers("app", subject, {});
+  REQUIRE(after.ok());
+  CHECK(after->referrers.size() == 2);
+}
 
 TEST_CASE("the layout on disk is registry:2's, link files without newline") {
   rs::testing::TempDir dir;
