@@ -2,7 +2,9 @@
 # Two-way compatibility with distribution (Debian's docker-registry, registry:2): a data
 # directory written by our server is served by docker-registry, and one written by
 # docker-registry is served by ours; skopeo pulls the same bytes from both, the listings
-# agree, and the same pushes leave the same files on disk.
+# agree, and the same pushes leave the same files on disk. A referrer docker-registry stored
+# is listed by ours (its repository scanned into our subject index), and docker-registry
+# serves and lists a root holding that index as before.
 . "$(dirname "$0")/lib.sh"
 require skopeo curl python3 docker-registry
 
@@ -145,6 +147,23 @@ while read -r f; do
 done < <(comm -12 "$T/tree-ours" "$T/tree-ref")
 expect_eq "every file both wrote has the same bytes (links: sha256:<hex>, no newline)" "" "$differ"
 
+# ---- a referrer docker-registry stored (it knows no subject index): ours finds it ----
+oci_type=application/vnd.oci.image.manifest.v1+json
+"$RS_PY" - "$T/img-oci/blobs/sha256/${oci_digest#sha256:}" "$oci_digest" >"$T/referrer.json" <<'EOF'
+import json, os, sys
+m = json.load(open(sys.argv[1]))
+m["artifactType"] = "application/vnd.example.sig"
+m["subject"] = {"mediaType": m.get("mediaType", "application/vnd.oci.image.manifest.v1+json"),
+                "digest": sys.argv[2], "size": os.path.getsize(sys.argv[1])}
+sys.stdout.write(json.dumps(m, separators=(",", ":")))
+EOF
+referrer_digest=$(sha256_of "$T/referrer.json")
+start_reference "$T/root-ref"
+req PUT "$ref_url/v2/compat/oci/manifests/$referrer_digest" -H "Content-Type: $oci_type" --data-binary @"$T/referrer.json"
+expect_status "docker-registry stores a manifest with a subject" 201
+stop_reference
+tree_files "$T/root-ref" >"$T/tree-ref"
+
 # ---- docker-registry's data, served by ours ----
 start_server "$T/root-ref"
 pull_and_compare "127.0.0.1:$server_port" "ours serving docker-registry's data"
@@ -161,6 +180,12 @@ req DELETE "$server_url/v2/compat/oci/manifests/v3"
 expect_status "ours deletes that tag again" 202
 expect_eq "a tag pushed and deleted by ours leaves docker-registry's files as they were" "" \
   "$(diff "$T/tree-ref" <(tree_files "$T/root-ref") | grep '^[<>]' | head -5)"
+req GET "$server_url/v2/compat/oci/referrers/$oci_digest"
+expect_eq "ours lists the referrer docker-registry stored (a scan, then the index)" "[\"$referrer_digest\"]" \
+  "$(json "$T/body" '[m["digest"] for m in d["manifests"]]')"
+# Ours left its index beside docker-registry's files: only there.
+expect_eq "ours wrote only its subject index into docker-registry's data" "" \
+  "$(diff "$T/tree-ref" <(tree_files "$T/root-ref") | grep '^[<>]' | grep -v '^> ./repositories/compat/oci/_referrers/' | head -5)"
 # docker-registry's upload in flight: resumed correctly, or unknown; never a 5xx or a wrong blob.
 up_url=$server_url/v2/compat/oci/blobs/uploads/$ref_upload
 req GET "$up_url"
@@ -177,5 +202,14 @@ else
 fi
 stop_server "$server_pid"
 expect_eq "our server stops with exit 0" 0 "$server_rc"
+
+# ---- docker-registry serves a root with our subject index ----
+start_reference "$T/root-ref"
+listings "$ref_url" >"$T/listings-ref-with-index"
+expect_eq "docker-registry lists its data with our index beside it as before" "$(cat "$T/listings-ref-written")" \
+  "$(cat "$T/listings-ref-with-index")"
+req GET "$ref_url/v2/compat/oci/manifests/$referrer_digest" -H "Accept: $oci_type"
+expect_cmd "docker-registry serves the referrer's bytes" cmp "$T/body" "$T/referrer.json"
+stop_reference
 
 finish
