@@ -702,6 +702,6 @@ TEST_CASE("referrers timing: 20 x 4 MiB manifests", "[.][bench]") {
   for (int i = 0; i < 5; ++i) again.push_back(timed(target));
   std::sort(again.begin(), again.end());
   double filtered = timed(target + "?artifactType=application/vnd.example.1");
-  std::printf("referrers of 20 x 4 MiB: first %.4f s, then median %.4f s (min %.4f), filtered %.4f s\n", first,
+  std::printf("referrers of 20 x 4 MiB: first %.6f s, then median %.6f s (min %.6f), filtered %.6f s\n", first,
               again[2], again[0], filtered);
 }
