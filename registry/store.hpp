@@ -1,7 +1,8 @@
 // The registry's storage vocabulary (blobs, uploads, manifests, tags, repositories) on a
 // StorageDriver, in registry:2's layout (paths.hpp). Inputs are validated by the caller.
-// Thread-safe: uploads are serialised per upload id, everything else relies on atomic
-// renames in the driver.
+// Thread-safe: uploads are serialised per upload id, a PUT and a DELETE of one manifest
+// per repository and digest, scans into the subject index one at a time; everything else
+// relies on atomic renames in the driver.
 #pragma once
 
 #include "core/digest.hpp"
