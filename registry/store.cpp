@@ -91,6 +91,11 @@ std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_v
   return time_point_cast<system_clock::duration>(local - offset);
 }
 
+// The names of the layout's files: not worth a list(2) each while walking the tree.
+bool is_layout_file_name(std::string_view n) {
+  return n == "link" || n == "data" || n == "startedat" || n == "descriptor" || n == "complete";
+}
+
 }  // namespace
 
 struct Store::PurgePass {
@@ -461,8 +466,10 @@ void Store::purge_tree(const std::string& dir, PurgePass& pass) {
     } else if (n == "_uploads") {
       if (dir.rfind(repositories, 0) == 0 && valid_repository_name(dir.substr(repositories.size())))
         purge_uploads_of(dir.substr(repositories.size()), pass);
-    } else if (n != "link" && n != "data" && n != "startedat") {  // (the layout's files)
+    } else if (!is_layout_file_name(n)) {
       purge_tree(dir + "/" + n, pass);
+    } else if (auto info = driver_.stat(dir + "/" + n); info && info->is_dir) {
+      purge_tree(dir + "/" + n, pass);  // a repository may be called data or link: team/data
     }
   }
 }

@@ -546,3 +546,19 @@ TEST_CASE("a manifest over 4 MiB is read back from storage within a raised limit
   CHECK(got->bytes == bytes);
   CHECK(Store(driver).get_manifest("app", d).error().code == rs::Errc::invalid_argument);  // the default limit
 }
+
+TEST_CASE("a purge reaches repositories whose names are the layout's file names (team/data, link)") {
+  MemoryDriver driver;
+  Store store(driver);
+  const auto now = system_clock::now();
+  for (const std::string repo : {"team/data", "link", "a/startedat/b"}) {
+    INFO(repo);
+    auto id = *store.create_upload(repo);
+    REQUIRE(driver.put_content(paths::upload_started_at(repo, id), rfc3339(now - 192h)).ok());
+    auto report = store.purge_uploads(now - 168h, false);
+    CHECK(report.errors.empty());
+    CHECK(report.uploads == 1);
+    CHECK_FALSE(driver.stat(paths::upload_dir(repo, id)).ok());
+  }
+  CHECK(store.open_uploads() == 0);
+}
