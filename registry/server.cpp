@@ -25,6 +25,7 @@
 #include <sys/sendfile.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <cctype>
@@ -55,6 +56,7 @@ auto redirect(beast::error_code& ec) { return net::redirect_error(net::use_await
 
 constexpr std::size_t kBodyChunk = 256 * 1024;
 constexpr std::chrono::seconds kLinger{2};  // see Session::linger
+constexpr int kWorkerNice = 10;  // the worker threads' nice value, see Server::Impl::offload
 // Descriptors kept free of connections: the listener, logs, the storage's own files.
 constexpr std::uint64_t kReservedFiles = 64;
 
@@ -455,8 +457,12 @@ net::awaitable<bool> Session::read_request(HeaderParser& parser) {
   set_idle(true);
   beast::error_code ec;
   if (requests_ > 0 && buffer_.size() == 0) {
+    // The next request's first bytes, read at once when they are already there (a busy
+    // keep-alive connection): a wait for readiness first would cost a trip through epoll
+    // for every request.
     arm(server_.options.idle_timeout);
-    co_await socket_.async_wait(tcp::socket::wait_read, redirect(ec));
+    const std::size_t n = co_await socket_.async_read_some(buffer_.prepare(kIdleBufferBytes), redirect(ec));
+    buffer_.commit(n);
     if (ec) {
       fail(ec, "wait for a request");
       set_idle(false);
@@ -760,6 +766,10 @@ net::awaitable<std::invoke_result_t<Work&>> Server::Impl::offload(Work work) {
   co_await net::async_initiate<decltype(net::use_awaitable), void()>(
       [&](auto resume) {
         net::post(workers, [&, resume = std::move(resume)]() mutable {
+          // Below the I/O threads: a commit hashing a GiB must not delay small requests
+          // for a time slice each (when nothing else runs, it still has the whole CPU).
+          thread_local const bool lowered = ::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kWorkerNice) == 0;
+          (void)lowered;
           try {
             result.emplace(work());
           } catch (...) {
