@@ -33,7 +33,7 @@ struct Harness {
 
   Response call(const std::string& method, const std::string& target, const std::string& body = "",
                 std::vector<Header> headers = {}) {
-    Request req{method, target, std::move(headers)};
+    Request req{method, target, std::move(headers), {}};
     Dispatch d = api.handle(req);
     if (!d.sink) return std::move(d.response);
     // Feed the body in small pieces, as the network would.
@@ -217,7 +217,7 @@ TEST_CASE("a wrong digest stores nothing") {
 TEST_CASE("an interrupted monolithic upload leaves nothing behind") {
   Harness h;
   {
-    Request req{"POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of("complete body").str(), {}};
+    Request req{"POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of("complete body").str(), {}, {}};
     Dispatch d = h.api.handle(req);
     REQUIRE(d.sink);
     REQUIRE_FALSE(d.sink->write("comp", 4));
@@ -347,7 +347,7 @@ TEST_CASE("the order of refusals: deletion switched off, a manifest's size, then
   auto declared = h.call("PUT", "/v2/app/manifests/.bad", "", {{"Content-Length", "5000000"}});
   CHECK(error_code(declared) == "SIZE_INVALID");
   // The body of a PUT to a bad tag is read, then refused.
-  Request req{"PUT", "/v2/app/manifests/.bad", kOciType};
+  Request req{"PUT", "/v2/app/manifests/.bad", kOciType, {}};
   Dispatch d = h.api.handle(req);
   REQUIRE(d.sink);
   REQUIRE_FALSE(d.sink->write("{}", 2));
@@ -549,7 +549,7 @@ TEST_CASE("referrers: the PUT writes the index entry the listing answers from, w
   REQUIRE(h.driver.put_content(paths::blob_data(d), "not a manifest").ok());
   Store fresh(h.driver);
   Api api(fresh, {});
-  auto r = api.handle({"GET", "/v2/app/referrers/" + f.subject, {}}).response;
+  auto r = api.handle({"GET", "/v2/app/referrers/" + f.subject, {}, {}}).response;
   REQUIRE(r.status == 200);
   CHECK(listed(r) == std::vector<std::string>{sig});
   CHECK_THAT(r.body, Catch::Contains(R"("size":)" + std::to_string(sig_body.size())));
