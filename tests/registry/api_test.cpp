@@ -705,3 +705,83 @@ TEST_CASE("referrers timing: 20 x 4 MiB manifests", "[.][bench]") {
   std::printf("referrers of 20 x 4 MiB: first %.6f s, then median %.6f s (min %.6f), filtered %.6f s\n", first,
               again[2], again[0], filtered);
 }
+
+// ---- auth.htpasswd ----
+
+namespace {
+
+// `htpasswd -nbB -C 4 bob hunter2`.
+constexpr const char* kBobEntry = "bob:$2y$04$pkQphvdbgA71XjnHaQKneOeWZ6mkggieIN1jlDvwh7ykXdGaxCV0a\n";
+
+std::vector<Header> basic(const std::string& user_colon_password_b64) {
+  return {{"Authorization", "Basic " + user_colon_password_b64}};
+}
+
+}  // namespace
+
+TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Basic challenge otherwise") {
+  Harness h;
+  const auto file = (h.dir.path / "htpasswd").string();
+  std::ofstream(file) << kBobEntry;
+  HtpasswdCheckerOptions o;
+  o.log_error = [](const std::string&) {};
+  HtpasswdChecker checker(file, o);
+  REQUIRE(checker.load().ok());
+  // Before: open.
+  CHECK(h.call("GET", "/v2/").status == 200);
+  h.api.require_auth(checker, "my \"realm\"");
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v2/"}, {"GET", "/v2/_catalog"}, {"HEAD", "/v2/app/manifests/latest"},
+           {"POST", "/v2/app/blobs/uploads/"}, {"DELETE", "/v2/app/manifests/latest"}, {"GET", "/v2/nothing/here/x"}}) {
+    INFO(method << " " << target);
+    auto r = h.call(method, target);
+    CHECK(r.status == 401);
+    CHECK(r.header("WWW-Authenticate") == "Basic realm=\"my _realm_\"");
+    CHECK(r.header("Content-Type") == "application/json");
+    CHECK(r.body == R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]})");
+  }
+  CHECK(h.files_under("repositories") == 0);
+  // "bob:hunter2", "bob:wrong", "eve:hunter2", not base64, another scheme.
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOmh1bnRlcjI=")).status == 200);
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOndyb25n")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", basic("ZXZlOmh1bnRlcjI=")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOmh1bnRlcjI")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", {{"Authorization", "Bearer Ym9iOmh1bnRlcjI="}}).status == 401);
+  // An authorized user may do everything: push a blob, read it back.
+  const std::string blob = "layer bytes";
+  const auto digest = rs::digest_of(blob).str();
+  auto pushed = h.call("POST", "/v2/app/blobs/uploads/?digest=" + digest, blob, basic("Ym9iOmh1bnRlcjI="));
+  CHECK(pushed.status == 201);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + digest, "", basic("Ym9iOmh1bnRlcjI=")).status == 200);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + digest).status == 401);
+  // Known credentials make no bcrypt on the I/O thread; new ones do.
+  CHECK_FALSE(h.api.auth_would_block({"GET", "/v2/", basic("Ym9iOmh1bnRlcjI="), {}}));
+  CHECK(h.api.auth_would_block({"GET", "/v2/", {{"Authorization", "Basic Ym9iOmh1bnRlcjIy"}}, {}}));
+  CHECK_FALSE(h.api.auth_would_block({"GET", "/v2/", {}, {}}));
+}
+
+TEST_CASE("with htpasswd an address that failed 10 logins within a minute gets 429 with Retry-After") {
+  Harness h;
+  const auto file = (h.dir.path / "htpasswd").string();
+  std::ofstream(file) << kBobEntry;
+  HtpasswdCheckerOptions o;
+  o.log_error = [](const std::string&) {};
+  HtpasswdChecker checker(file, o);
+  REQUIRE(checker.load().ok());
+  h.api.require_auth(checker, "r");
+  auto call_from = [&](const std::string& remote, const std::string& b64) {
+    Request req{"GET", "/v2/", basic(b64), remote};
+    return std::move(h.api.handle(req).response);
+  };
+  // Asking without credentials is the challenge, not a failure.
+  for (int i = 0; i < 20; ++i) REQUIRE(call_from("10.1.1.1", "").status == 401);
+  CHECK(call_from("10.1.1.1", "Ym9iOmh1bnRlcjI=").status == 200);
+  for (int i = 0; i < 10; ++i) REQUIRE(call_from("10.1.1.1", "Ym9iOndyb25n").status == 401);
+  auto r = call_from("10.1.1.1", "Ym9iOmh1bnRlcjI=");
+  CHECK(r.status == 429);
+  CHECK(error_code(r) == "TOOMANYREQUESTS");
+  const auto retry = std::stoi(std::string(r.header("Retry-After")));
+  CHECK(retry >= 59);
+  CHECK(retry <= 60);
+  CHECK(call_from("10.1.1.2", "Ym9iOmh1bnRlcjI=").status == 200);
+}
