@@ -505,7 +505,8 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   // (Plain statements: g++ 12 destroys a temporary twice when co_await sits in a ?: .)
   Dispatch d;
   if (bad_host) d.response = error_response(400, "BAD_REQUEST", "an HTTP/1.1 request needs one Host header");
-  else if (writes || server_.api.auth_would_block(req)) d = co_await server_.offload([&] { return server_.api.handle(req); });
+  else if (writes || server_.api.auth_would_block(req))
+    d = co_await server_.offload([&] { return server_.api.handle(req); });
   else d = server_.api.handle(req);
   Response response;
   std::uint64_t received = 0;
