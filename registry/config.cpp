@@ -211,6 +211,13 @@ Result<void> set_listen(Config& config, const std::string& listen) {
   return ok();
 }
 
+bool is_loopback_address(const std::string& address) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
+}
+
 Result<void> resolve_listen(Config& config) {
   const std::string& host = config.server.address;
   if (is_ip_literal(host)) return ok();

@@ -45,6 +45,9 @@ Result<void> set_listen(Config& config, const std::string& listen);
 // before listening; parsing never does, so reading a config asks no resolver).
 Result<void> resolve_listen(Config& config);
 
+// Whether only this machine can reach a (resolved) listen address: 127.0.0.0/8, ::1.
+bool is_loopback_address(const std::string& address);
+
 // Reads a YAML config file. Every problem is listed ("FILE:LINE: key 'x': ...") in one
 // Errc::invalid_argument error.
 //

@@ -11,7 +11,6 @@
 #include "registry/store.hpp"
 #include "registry/upload_purger.hpp"
 
-#include <arpa/inet.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
@@ -45,13 +44,6 @@ constexpr const char* kHelp =
     "\n"
     "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config or --listen,\n"
     "            3 cannot serve (listen, storage)\n";
-
-// Whether only this machine can reach the address (127.0.0.0/8, ::1).
-bool loopback(const std::string& address) {
-  in_addr v4{};
-  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  return address == "::1";
-}
 
 }  // namespace
 
@@ -132,7 +124,7 @@ int serve_command(const std::vector<std::string>& argv) {
   if (checker)
     log->info("auth: htpasswd '{}' (realm '{}'): every request needs a user's credentials", config.htpasswd->path,
               config.htpasswd->realm);
-  else if (!loopback(config.server.address))
+  else if (!is_loopback_address(config.server.address))
     log->warn("no auth configured and listening on {}: anyone who can reach it can push and delete "
               "(set auth.htpasswd in the config)", config.server.address);
   UploadPurger purger(store, purging);

@@ -206,3 +206,14 @@ TEST_CASE("auth.htpasswd needs realm and path, both non-empty, and nothing else"
   auto list = load(dir, "auth:\n  htpasswd: [a]\n");
   REQUIRE_FALSE(list.ok());
 }
+
+TEST_CASE("loopback addresses: only those serve without the open-registry warning") {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1"}) {
+    INFO(a);
+    CHECK(is_loopback_address(a));
+  }
+  for (const char* a : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::ffff:10.0.0.1", "192.168.1.127", "localhost", ""}) {
+    INFO(a);
+    CHECK_FALSE(is_loopback_address(a));
+  }
+}
