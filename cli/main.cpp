@@ -2,6 +2,7 @@
 #include "agent/commands.hpp"
 #include "core/log.hpp"
 #include "lab/lab_command.hpp"
+#include "registry/htpasswd_command.hpp"
 #include "registry/serve_command.hpp"
 
 #include <cstdio>
@@ -21,6 +22,8 @@ struct Subcommand {
 const std::vector<Subcommand>& subcommands() {
   static const std::vector<Subcommand> table = {
       {"serve", "run the built-in v2 registry server", rs::registry::serve_command},
+      {"htpasswd", "add or update a user of an htpasswd file (bcrypt) for auth.htpasswd",
+       rs::registry::htpasswd_command},
       {"apply", "set up every host of an inventory (ip_forward, insecure registry, registry)",
        rs::agent::apply_command},
       {"verify", "check the hosts of an inventory without changing them", rs::agent::verify_command},
@@ -38,7 +41,7 @@ void print_help(std::FILE* out) {
                "\n"
                "commands:\n");
   for (const auto& c : subcommands())
-    std::fprintf(out, "  %-8.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
+    std::fprintf(out, "  %-9.*s %.*s\n", static_cast<int>(c.name.size()), c.name.data(),
                  static_cast<int>(c.summary.size()), c.summary.data());
   std::fprintf(out,
                "\n"

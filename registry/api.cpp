@@ -530,7 +530,44 @@ bool MemoryBudget::take(std::uint64_t bytes) {
 Api::Api(Store& store, ApiOptions options)
     : store_(store), options_(options), buffered_(std::make_unique<MemoryBudget>(options_.max_buffered_body_bytes)) {}
 
+void Api::require_auth(HtpasswdChecker& checker, std::string realm) {
+  auth_ = &checker;
+  realm_ = std::move(realm);
+}
+
+bool Api::auth_would_block(const Request& req) const {
+  if (!auth_) return false;
+  auto credentials = parse_basic_authorization(req.header("Authorization"));
+  return credentials && auth_->would_block(*credentials);
+}
+
+std::optional<Response> Api::authenticate(const Request& req) const {
+  auto unauthorized = [this] {
+    Response r = error_response(401, "UNAUTHORIZED", "authentication required");
+    // (The realm is the config's; a quote in it would end the parameter.)
+    std::string realm;
+    for (char c : realm_) realm += c == '"' || c == '\\' ? '_' : c;
+    r.set("WWW-Authenticate", "Basic realm=\"" + realm + "\"");
+    return r;
+  };
+  // No credentials is a client asking for the challenge, not a failed attempt.
+  if (!req.has_header("Authorization")) return unauthorized();
+  auto credentials = parse_basic_authorization(req.header("Authorization"));
+  if (!credentials) return unauthorized();
+  // Runs bcrypt on a cache miss: the server sent such a request to a worker (auth_would_block).
+  const auto outcome = auth_->check(*credentials, req.remote);
+  if (outcome.verdict == HtpasswdChecker::Verdict::allowed) return std::nullopt;
+  if (outcome.verdict == HtpasswdChecker::Verdict::throttled) {
+    Response r = error_response(429, "TOOMANYREQUESTS", "too many failed logins from this address; retry later");
+    r.set("Retry-After", std::to_string(std::max<long long>(1, outcome.retry_after.count())));
+    return r;
+  }
+  return unauthorized();
+}
+
 Dispatch Api::handle(const Request& req) const {
+  if (auth_)
+    if (auto refused = authenticate(req)) return reply(std::move(*refused));
   Ctx ctx{store_, options_, *buffered_};
   RouteMatch m = match_route(req.method, req.target);
   // Deletion switched off is refused whatever the reference (the router cannot know).

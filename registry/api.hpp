@@ -2,6 +2,7 @@
 // No sockets here; the server feeds request bodies to a BodySink in pieces.
 #pragma once
 
+#include "registry/htpasswd.hpp"
 #include "registry/http_types.hpp"
 #include "registry/router.hpp"
 #include "registry/store.hpp"
@@ -65,12 +66,26 @@ class Api {
  public:
   Api(Store& store, ApiOptions options);
 
+  // From now on every request needs the Basic credentials of a user `checker` knows
+  // (registry:2's htpasswd: such a user may do everything); the 401 names `realm`.
+  void require_auth(HtpasswdChecker& checker, std::string realm);
+
   Dispatch handle(const Request& request) const;
 
+  // Whether handle() may block on more than the disk: a bcrypt for credentials not seen
+  // lately (tens of ms). The server's I/O threads hand such requests to a worker.
+  bool auth_would_block(const Request& request) const;
+
  private:
+  // The 401 or 429 answer, or none when the request may go on.
+  std::optional<Response> authenticate(const Request& request) const;
+
+
   Store& store_;
   ApiOptions options_;
   std::unique_ptr<MemoryBudget> buffered_;
+  HtpasswdChecker* auth_ = nullptr;
+  std::string realm_;
 };
 
 }  // namespace rs::registry

@@ -153,6 +153,43 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p) {
   if (auto v = purging["dryrun"]) read_scalar(v, prefix + ".dryrun", o.dry_run, p, "true or false");
 }
 
+// auth: registry:2's section; of its methods, htpasswd. One we cannot honour is an error:
+// serving open what was meant to be closed would be worse than not starting.
+void read_auth(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsMap() || n.size() == 0)
+    return p.add(n, "auth", "expected a mapping with htpasswd: {realm, path} (remove auth to serve without it)");
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (key != "htpasswd")
+      p.add(kv.first, "auth." + key,
+            key == "token" || key == "silly"
+                ? "not supported: only auth.htpasswd is (the registry refuses to start rather than serve open)"
+                : "unknown key: only auth.htpasswd is supported (the registry refuses to start rather than serve open)");
+  }
+  auto h = n["htpasswd"];
+  if (!h) return;
+  if (!h.IsMap()) return p.add(h, "auth.htpasswd", "expected a mapping with realm and path");
+  check_keys(h, "auth.htpasswd.", {"realm", "path"}, p);
+  HtpasswdOptions o;
+  bool good = true;
+  for (const char* key : {"realm", "path"}) {
+    const std::string name = std::string("auth.htpasswd.") + key;
+    auto v = h[key];
+    if (!v) {
+      p.add(h, name, "is required");
+      good = false;
+      continue;
+    }
+    std::string& out = std::string_view(key) == "realm" ? o.realm : o.path;
+    if (!read_scalar(v, name, out, p, std::string_view(key) == "realm" ? "a string" : "a file")) good = false;
+    else if (out.empty()) {
+      p.add(v, name, "is empty");
+      good = false;
+    }
+  }
+  if (good) config.htpasswd = std::move(o);
+}
+
 }  // namespace
 
 Result<void> set_listen(Config& config, const std::string& listen) {
@@ -172,6 +209,13 @@ Result<void> set_listen(Config& config, const std::string& listen) {
   config.server.address = *address;
   config.server.port = static_cast<std::uint16_t>(value);
   return ok();
+}
+
+bool is_loopback_address(const std::string& address) {
+  in_addr v4{};
+  if (::inet_pton(AF_INET, address.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6{};
+  return ::inet_pton(AF_INET6, address.c_str(), &v6) == 1 && IN6_IS_ADDR_LOOPBACK(&v6);
 }
 
 Result<void> resolve_listen(Config& config) {
@@ -217,7 +261,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
-  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage"}, p);
+  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth"}, p);
 
   if (auto n = doc["listen"]) {
     std::string listen;
@@ -290,6 +334,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     }
   }
   if (auto n = doc["storage"]) read_storage(n, config, p);
+  if (auto n = doc["auth"]) read_auth(n, config, p);
   if (!p.list.empty()) {
     std::string message = "invalid config:";
     for (const auto& line : p.list) message += "\n  " + line;

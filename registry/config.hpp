@@ -3,10 +3,12 @@
 
 #include "core/result.hpp"
 #include "registry/api.hpp"
+#include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
 #include "registry/upload_purger.hpp"
 
+#include <optional>
 #include <string>
 
 namespace rs::registry {
@@ -18,6 +20,7 @@ struct Config {
   ApiOptions api;
   StoreOptions store;
   UploadPurgingOptions purging;
+  std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; none: every request is let in
 };
 
 // What a config may ask for at most: beyond these a value is a mistake (and some overflowed).
@@ -42,6 +45,9 @@ Result<void> set_listen(Config& config, const std::string& listen);
 // before listening; parsing never does, so reading a config asks no resolver).
 Result<void> resolve_listen(Config& config);
 
+// Whether only this machine can reach a (resolved) listen address: 127.0.0.0/8, ::1.
+bool is_loopback_address(const std::string& address);
+
 // Reads a YAML config file. Every problem is listed ("FILE:LINE: key 'x': ...") in one
 // Errc::invalid_argument error.
 //
@@ -57,7 +63,9 @@ Result<void> resolve_listen(Config& config);
 //            max_list_entries: 10000, max_header_bytes: 16384,
 //            max_uploads_per_repository: 1000, max_uploads: 100000}
 //   storage: {maintenance: {uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}}
-// (seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
+//   auth: {htpasswd: {realm: my-registry, path: /etc/registry/htpasswd}}  # both required
+// (auth: only htpasswd; another method (token, silly) is an error, never served open;
+// seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
 // a minute to 87600h; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);
 // The same for a config's text; `path` names it in problems.

@@ -22,6 +22,7 @@ struct Request {
   std::string method;  // "GET", "HEAD", ...
   std::string target;  // raw request target, not decoded
   std::vector<Header> headers;
+  std::string remote;  // the client's address (rate limits); empty in tests
 
   // First header with that name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;

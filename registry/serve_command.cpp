@@ -6,6 +6,7 @@
 #include "registry/api.hpp"
 #include "registry/config.hpp"
 #include "registry/filesystem_driver.hpp"
+#include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
 #include "registry/upload_purger.hpp"
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <memory>
 
 namespace rs::registry {
 namespace {
@@ -26,7 +28,7 @@ constexpr const char* kHelp =
     "\n"
     "options:\n"
     "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits,\n"
-    "                      storage.maintenance.uploadpurging)\n"
+    "                      storage.maintenance.uploadpurging, auth.htpasswd)\n"
     "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000; a host name or\n"
     "                      ':PORT' for every interface work too)\n"
     "  --root DIR          storage root (default /var/lib/registry)\n"
@@ -35,6 +37,10 @@ constexpr const char* kHelp =
     "\n"
     "Notifies systemd when ready (Type=notify). SIGTERM or SIGINT: stops accepting,\n"
     "finishes requests in flight (bounded), exits 0.\n"
+    "\n"
+    "auth.htpasswd {realm, path}: every request needs HTTP Basic credentials of a user\n"
+    "of that file (bcrypt entries; see 'registry-setup htpasswd'). Without it, anyone who\n"
+    "can reach the address can push and delete.\n"
     "\n"
     "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config or --listen,\n"
     "            3 cannot serve (listen, storage)\n";
@@ -93,6 +99,15 @@ int serve_command(const std::vector<std::string>& argv) {
   FilesystemDriver driver(config.root);
   Store store(driver, config.store);
   Api api(store, config.api);
+  std::unique_ptr<HtpasswdChecker> checker;
+  if (config.htpasswd) {
+    checker = std::make_unique<HtpasswdChecker>(config.htpasswd->path);
+    if (auto r = checker->load(); !r) {
+      log->error("auth.htpasswd: {}", r.error().message);
+      return 2;
+    }
+    api.require_auth(*checker, config.htpasswd->realm);
+  }
   Server server(api, config.server);
   auto port = server.listen();
   if (!port) {
@@ -106,6 +121,12 @@ int serve_command(const std::vector<std::string>& argv) {
   if (purging.enabled)
     log->info("purging uploads older than {}s every {}s{}", purging.age.count(), purging.interval.count(),
               purging.dry_run ? " (dry run)" : "");
+  if (checker)
+    log->info("auth: htpasswd '{}' (realm '{}'): every request needs a user's credentials", config.htpasswd->path,
+              config.htpasswd->realm);
+  else if (!is_loopback_address(config.server.address))
+    log->warn("no auth configured and listening on {}: anyone who can reach it can push and delete "
+              "(set auth.htpasswd in the config)", config.server.address);
   UploadPurger purger(store, purging);
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u", config.server.address.c_str(), static_cast<unsigned>(*port));
   server.run(true, [&purger] {

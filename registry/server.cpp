@@ -490,7 +490,8 @@ net::awaitable<bool> Session::read_request(HeaderParser& parser) {
 // access line; false when the connection ends after it.
 net::awaitable<bool> Session::serve(HeaderParser& parser) {
   const auto started = Clock::now();
-  const Request req = to_request(parser.get());
+  Request req = to_request(parser.get());
+  req.remote = remote_;
   bool keep_alive = parser.get().keep_alive();
   const unsigned version = parser.get().version();
 
@@ -499,10 +500,13 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   const bool bad_host = version >= 11 ? hosts != 1 : hosts > 1;
   // Requests that write may wait for the disk or hash a whole upload: they run on a worker.
   const bool writes = req.method != "GET" && req.method != "HEAD";
+  // So do requests whose credentials need a bcrypt (tens of ms, not cached): on an I/O
+  // thread it would stall every connection of that thread.
   // (Plain statements: g++ 12 destroys a temporary twice when co_await sits in a ?: .)
   Dispatch d;
   if (bad_host) d.response = error_response(400, "BAD_REQUEST", "an HTTP/1.1 request needs one Host header");
-  else if (writes) d = co_await server_.offload([&] { return server_.api.handle(req); });
+  else if (writes || server_.api.auth_would_block(req))
+    d = co_await server_.offload([&] { return server_.api.handle(req); });
   else d = server_.api.handle(req);
   Response response;
   std::uint64_t received = 0;

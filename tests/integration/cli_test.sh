@@ -7,7 +7,7 @@ check() { if ! eval "$2"; then echo "FAIL: $1"; fail=1; fi; }
 
 help=$("$bin" --help); rc=$?
 check "--help exits 0" "[ $rc -eq 0 ]"
-for cmd in serve apply verify lab; do
+for cmd in serve apply verify lab htpasswd; do
   check "--help lists $cmd" "grep -qE '^  $cmd ' <<<\"\$help\""
 done
 check "--version prints the version" "\"$bin\" --version | grep -qE '^registry-setup [0-9]+\.[0-9]+\.[0-9]+$'"

@@ -33,7 +33,7 @@ struct Harness {
 
   Response call(const std::string& method, const std::string& target, const std::string& body = "",
                 std::vector<Header> headers = {}) {
-    Request req{method, target, std::move(headers)};
+    Request req{method, target, std::move(headers), {}};
     Dispatch d = api.handle(req);
     if (!d.sink) return std::move(d.response);
     // Feed the body in small pieces, as the network would.
@@ -217,7 +217,7 @@ TEST_CASE("a wrong digest stores nothing") {
 TEST_CASE("an interrupted monolithic upload leaves nothing behind") {
   Harness h;
   {
-    Request req{"POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of("complete body").str(), {}};
+    Request req{"POST", "/v2/app/blobs/uploads/?digest=" + rs::digest_of("complete body").str(), {}, {}};
     Dispatch d = h.api.handle(req);
     REQUIRE(d.sink);
     REQUIRE_FALSE(d.sink->write("comp", 4));
@@ -347,7 +347,7 @@ TEST_CASE("the order of refusals: deletion switched off, a manifest's size, then
   auto declared = h.call("PUT", "/v2/app/manifests/.bad", "", {{"Content-Length", "5000000"}});
   CHECK(error_code(declared) == "SIZE_INVALID");
   // The body of a PUT to a bad tag is read, then refused.
-  Request req{"PUT", "/v2/app/manifests/.bad", kOciType};
+  Request req{"PUT", "/v2/app/manifests/.bad", kOciType, {}};
   Dispatch d = h.api.handle(req);
   REQUIRE(d.sink);
   REQUIRE_FALSE(d.sink->write("{}", 2));
@@ -549,7 +549,7 @@ TEST_CASE("referrers: the PUT writes the index entry the listing answers from, w
   REQUIRE(h.driver.put_content(paths::blob_data(d), "not a manifest").ok());
   Store fresh(h.driver);
   Api api(fresh, {});
-  auto r = api.handle({"GET", "/v2/app/referrers/" + f.subject, {}}).response;
+  auto r = api.handle({"GET", "/v2/app/referrers/" + f.subject, {}, {}}).response;
   REQUIRE(r.status == 200);
   CHECK(listed(r) == std::vector<std::string>{sig});
   CHECK_THAT(r.body, Catch::Contains(R"("size":)" + std::to_string(sig_body.size())));
@@ -704,4 +704,84 @@ TEST_CASE("referrers timing: 20 x 4 MiB manifests", "[.][bench]") {
   double filtered = timed(target + "?artifactType=application/vnd.example.1");
   std::printf("referrers of 20 x 4 MiB: first %.6f s, then median %.6f s (min %.6f), filtered %.6f s\n", first,
               again[2], again[0], filtered);
+}
+
+// ---- auth.htpasswd ----
+
+namespace {
+
+// `htpasswd -nbB -C 4 bob hunter2`.
+constexpr const char* kBobEntry = "bob:$2y$04$pkQphvdbgA71XjnHaQKneOeWZ6mkggieIN1jlDvwh7ykXdGaxCV0a\n";
+
+std::vector<Header> basic(const std::string& user_colon_password_b64) {
+  return {{"Authorization", "Basic " + user_colon_password_b64}};
+}
+
+}  // namespace
+
+TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Basic challenge otherwise") {
+  Harness h;
+  const auto file = (h.dir.path / "htpasswd").string();
+  std::ofstream(file) << kBobEntry;
+  HtpasswdCheckerOptions o;
+  o.log_error = [](const std::string&) {};
+  HtpasswdChecker checker(file, o);
+  REQUIRE(checker.load().ok());
+  // Before: open.
+  CHECK(h.call("GET", "/v2/").status == 200);
+  h.api.require_auth(checker, "my \"realm\"");
+  for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+           {"GET", "/v2/"}, {"GET", "/v2/_catalog"}, {"HEAD", "/v2/app/manifests/latest"},
+           {"POST", "/v2/app/blobs/uploads/"}, {"DELETE", "/v2/app/manifests/latest"}, {"GET", "/v2/nothing/here/x"}}) {
+    INFO(method << " " << target);
+    auto r = h.call(method, target);
+    CHECK(r.status == 401);
+    CHECK(r.header("WWW-Authenticate") == "Basic realm=\"my _realm_\"");
+    CHECK(r.header("Content-Type") == "application/json");
+    CHECK(r.body == R"({"errors":[{"code":"UNAUTHORIZED","message":"authentication required","detail":null}]})");
+  }
+  CHECK(h.files_under("repositories") == 0);
+  // "bob:hunter2", "bob:wrong", "eve:hunter2", not base64, another scheme.
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOmh1bnRlcjI=")).status == 200);
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOndyb25n")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", basic("ZXZlOmh1bnRlcjI=")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", basic("Ym9iOmh1bnRlcjI")).status == 401);
+  CHECK(h.call("GET", "/v2/", "", {{"Authorization", "Bearer Ym9iOmh1bnRlcjI="}}).status == 401);
+  // An authorized user may do everything: push a blob, read it back.
+  const std::string blob = "layer bytes";
+  const auto digest = rs::digest_of(blob).str();
+  auto pushed = h.call("POST", "/v2/app/blobs/uploads/?digest=" + digest, blob, basic("Ym9iOmh1bnRlcjI="));
+  CHECK(pushed.status == 201);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + digest, "", basic("Ym9iOmh1bnRlcjI=")).status == 200);
+  CHECK(h.call("HEAD", "/v2/app/blobs/" + digest).status == 401);
+  // Known credentials make no bcrypt on the I/O thread; new ones do.
+  CHECK_FALSE(h.api.auth_would_block({"GET", "/v2/", basic("Ym9iOmh1bnRlcjI="), {}}));
+  CHECK(h.api.auth_would_block({"GET", "/v2/", {{"Authorization", "Basic Ym9iOmh1bnRlcjIy"}}, {}}));
+  CHECK_FALSE(h.api.auth_would_block({"GET", "/v2/", {}, {}}));
+}
+
+TEST_CASE("with htpasswd an address that failed 10 logins within a minute gets 429 with Retry-After") {
+  Harness h;
+  const auto file = (h.dir.path / "htpasswd").string();
+  std::ofstream(file) << kBobEntry;
+  HtpasswdCheckerOptions o;
+  o.log_error = [](const std::string&) {};
+  HtpasswdChecker checker(file, o);
+  REQUIRE(checker.load().ok());
+  h.api.require_auth(checker, "r");
+  auto call_from = [&](const std::string& remote, const std::string& b64) {
+    Request req{"GET", "/v2/", basic(b64), remote};
+    return std::move(h.api.handle(req).response);
+  };
+  // Asking without credentials is the challenge, not a failure.
+  for (int i = 0; i < 20; ++i) REQUIRE(call_from("10.1.1.1", "").status == 401);
+  CHECK(call_from("10.1.1.1", "Ym9iOmh1bnRlcjI=").status == 200);
+  for (int i = 0; i < 10; ++i) REQUIRE(call_from("10.1.1.1", "Ym9iOndyb25n").status == 401);
+  auto r = call_from("10.1.1.1", "Ym9iOmh1bnRlcjI=");
+  CHECK(r.status == 429);
+  CHECK(error_code(r) == "TOOMANYREQUESTS");
+  const auto retry = std::stoi(std::string(r.header("Retry-After")));
+  CHECK(retry >= 59);
+  CHECK(retry <= 60);
+  CHECK(call_from("10.1.1.2", "Ym9iOmh1bnRlcjI=").status == 200);
 }

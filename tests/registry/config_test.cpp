@@ -157,3 +157,63 @@ TEST_CASE("a manifest limit above 4 MiB reaches the store") {
   REQUIRE(c.ok());
   CHECK(c->store.max_manifest_bytes == 6291456);
 }
+
+TEST_CASE("auth.htpasswd: realm and path reach the config") {
+  rs::testing::TempDir dir;
+  auto c = load(dir, "auth:\n  htpasswd:\n    realm: my registry\n    path: /etc/registry/htpasswd\n");
+  REQUIRE(c.ok());
+  REQUIRE(c->htpasswd);
+  CHECK(c->htpasswd->realm == "my registry");
+  CHECK(c->htpasswd->path == "/etc/registry/htpasswd");
+  auto none = load(dir, "root: /x\n");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->htpasswd);
+}
+
+TEST_CASE("auth we cannot honour is refused with its line, never served open") {
+  rs::testing::TempDir dir;
+  auto token = load(dir, "root: /x\nauth:\n  token: {realm: x}\n");
+  REQUIRE_FALSE(token.ok());
+  CHECK_THAT(token.error().message, Catch::Contains("registry.yml:3: key 'auth.token': not supported"));
+  auto silly = load(dir, "auth: {silly: {realm: x}}\n");
+  REQUIRE_FALSE(silly.ok());
+  CHECK_THAT(silly.error().message, Catch::Contains("key 'auth.silly': not supported"));
+  auto other = load(dir, "auth:\n  htpasswd: {realm: r, path: /p}\n  ldap: {}\n");
+  REQUIRE_FALSE(other.ok());
+  CHECK_THAT(other.error().message, Catch::Contains("registry.yml:3: key 'auth.ldap': unknown key"));
+  for (const char* empty : {"auth:\n", "auth: {}\n", "auth: yes\n"}) {
+    auto e = load(dir, empty);
+    INFO(empty);
+    REQUIRE_FALSE(e.ok());
+    CHECK_THAT(e.error().message, Catch::Contains("key 'auth': expected a mapping with htpasswd"));
+  }
+}
+
+TEST_CASE("auth.htpasswd needs realm and path, both non-empty, and nothing else") {
+  rs::testing::TempDir dir;
+  auto no_realm = load(dir, "auth:\n  htpasswd:\n    path: /p\n");
+  REQUIRE_FALSE(no_realm.ok());
+  CHECK_THAT(no_realm.error().message, Catch::Contains("key 'auth.htpasswd.realm': is required"));
+  auto no_path = load(dir, "auth:\n  htpasswd: {realm: r}\n");
+  REQUIRE_FALSE(no_path.ok());
+  CHECK_THAT(no_path.error().message, Catch::Contains("registry.yml:2: key 'auth.htpasswd.path': is required"));
+  auto empty = load(dir, "auth:\n  htpasswd: {realm: r, path: ''}\n");
+  REQUIRE_FALSE(empty.ok());
+  CHECK_THAT(empty.error().message, Catch::Contains("key 'auth.htpasswd.path': is empty"));
+  auto extra = load(dir, "auth:\n  htpasswd: {realm: r, path: /p, cost: 10}\n");
+  REQUIRE_FALSE(extra.ok());
+  CHECK_THAT(extra.error().message, Catch::Contains("key 'auth.htpasswd.cost': unknown key"));
+  auto list = load(dir, "auth:\n  htpasswd: [a]\n");
+  REQUIRE_FALSE(list.ok());
+}
+
+TEST_CASE("loopback addresses: only those serve without the open-registry warning") {
+  for (const char* a : {"127.0.0.1", "127.1.2.3", "::1", "0:0:0:0:0:0:0:1"}) {
+    INFO(a);
+    CHECK(is_loopback_address(a));
+  }
+  for (const char* a : {"0.0.0.0", "::", "10.0.0.1", "128.0.0.1", "::ffff:10.0.0.1", "192.168.1.127", "localhost", ""}) {
+    INFO(a);
+    CHECK_FALSE(is_loopback_address(a));
+  }
+}
