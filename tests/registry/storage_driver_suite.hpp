@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -335,6 +336,23 @@ inline void remove_trees(StorageDriver& d) {
   CHECK(sorted_list(d, "/r") == std::vector<std::string>{"treeish"});
 }
 
+// stat's `modified`: the epoch (the driver cannot tell) or when the content last changed;
+// a move keeps it, as a rename does.
+inline void stat_modified(StorageDriver& d) {
+  using std::chrono::system_clock;
+  const auto before = system_clock::now() - std::chrono::seconds(2);
+  REQUIRE(d.put_content("/m/file", "x").ok());
+  const auto after = system_clock::now() + std::chrono::seconds(2);
+  auto info = d.stat("/m/file");
+  REQUIRE(info.ok());
+  const auto modified = info->modified;
+  if (modified == system_clock::time_point{}) return;
+  CHECK(modified > before);
+  CHECK(modified < after);
+  REQUIRE(d.move("/m/file", "/m/moved").ok());
+  CHECK(d.stat("/m/moved")->modified == modified);
+}
+
 // Every method may be called from several threads at once.
 inline void concurrent_use(StorageDriver& d) {
   constexpr int kThreads = 4, kFiles = 40;
@@ -397,6 +415,7 @@ inline bool register_storage_driver_suite(const std::string& driver, DriverFacto
       {"bytes written from buffer() are stored", s::writer_buffer_in_place},
       {"writers in turn with flushes keep every byte in order", s::writers_in_sessions},
       {"stat sizes, directories and versions", s::stat_and_versions},
+      {"stat tells when a file last changed, a move keeps it", s::stat_modified},
       {"list names the direct children", s::list_children},
       {"move replaces the target and creates its parents", s::move_replaces},
       {"move is atomic for readers", s::move_is_atomic},
