@@ -216,8 +216,25 @@ Result<void> SdBusSystemd::run_job(const char* method, const std::string& unit) 
   return ok();
 }
 
-Result<void> SdBusSystemd::start(const std::string& unit) { return run_job("StartUnit", unit); }
-Result<void> SdBusSystemd::restart(const std::string& unit) { return run_job("RestartUnit", unit); }
+// A unit whose earlier starts failed (its own Restart= loop after a bad config, or the
+// run's attempt before its rollback) may have used up its start limit, and systemd would
+// refuse this job for that alone: its failed state and start counter are reset first, as
+// `systemctl reset-failed` does. Best effort: a unit not loaded yet has nothing to reset.
+void SdBusSystemd::reset_failed(const std::string& unit) {
+  BusError err;
+  int r = sd_bus_call_method(bus_, kDest, kPath, kManager, "ResetFailedUnit", &err.e, nullptr, "s", unit.c_str());
+  if (r < 0) debug_log("reset-failed '" + unit + "': " + std::strerror(-r));
+}
+
+Result<void> SdBusSystemd::start(const std::string& unit) {
+  reset_failed(unit);
+  return run_job("StartUnit", unit);
+}
+
+Result<void> SdBusSystemd::restart(const std::string& unit) {
+  reset_failed(unit);
+  return run_job("RestartUnit", unit);
+}
 
 Result<void> SdBusSystemd::enable(const std::string& unit) {
   BusError err;

@@ -35,6 +35,7 @@ class SdBusSystemd : public Systemd {
   explicit SdBusSystemd(sd_bus* bus) : bus_(bus) {}
   Result<std::string> unit_path(const std::string& unit);
   Result<void> run_job(const char* method, const std::string& unit);
+  void reset_failed(const std::string& unit);
 
   sd_bus* bus_;
   std::chrono::milliseconds job_timeout_{std::chrono::minutes(3)};
