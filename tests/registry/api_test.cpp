@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include <sys/resource.h>
 #include <unistd.h>
@@ -717,16 +718,23 @@ std::vector<Header> basic(const std::string& user_colon_password_b64) {
   return {{"Authorization", "Basic " + user_colon_password_b64}};
 }
 
-}  // namespace
-
-TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Basic challenge otherwise") {
-  Harness h;
+// An htpasswd file in the harness's directory with bob's entry, loaded.
+std::unique_ptr<HtpasswdChecker> bob_checker(Harness& h) {
   const auto file = (h.dir.path / "htpasswd").string();
   std::ofstream(file) << kBobEntry;
   HtpasswdCheckerOptions o;
   o.log_error = [](const std::string&) {};
-  HtpasswdChecker checker(file, o);
-  REQUIRE(checker.load().ok());
+  auto checker = std::make_unique<HtpasswdChecker>(file, o);
+  REQUIRE(checker->load().ok());
+  return checker;
+}
+
+}  // namespace
+
+TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Basic challenge otherwise") {
+  Harness h;
+  auto checker_ptr = bob_checker(h);
+  HtpasswdChecker& checker = *checker_ptr;
   // Before: open.
   CHECK(h.call("GET", "/v2/").status == 200);
   h.api.require_auth(checker, "my \"realm\"");
@@ -762,12 +770,8 @@ TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Ba
 
 TEST_CASE("with htpasswd an address that failed 10 logins within a minute gets 429 with Retry-After") {
   Harness h;
-  const auto file = (h.dir.path / "htpasswd").string();
-  std::ofstream(file) << kBobEntry;
-  HtpasswdCheckerOptions o;
-  o.log_error = [](const std::string&) {};
-  HtpasswdChecker checker(file, o);
-  REQUIRE(checker.load().ok());
+  auto checker_ptr = bob_checker(h);
+  HtpasswdChecker& checker = *checker_ptr;
   h.api.require_auth(checker, "r");
   auto call_from = [&](const std::string& remote, const std::string& b64) {
     Request req{"GET", "/v2/", basic(b64), remote};
