@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <functional>
 
 namespace rs::registry {
 
@@ -17,6 +18,7 @@ struct Ctx {
   Store& store;
   const ApiOptions& options;
   MemoryBudget& buffered;
+  std::function<bool(std::string_view)> may_list;  // the catalog's filter; empty: all
 };
 
 Dispatch reply(Response r) { return Dispatch{std::move(r), nullptr}; }
@@ -139,8 +141,8 @@ Dispatch open_upload_sink(Ctx ctx, const std::string& name, const std::string& i
 // POST /v2/<name>/blobs/uploads/: a mount, a single-request upload, or a new session.
 Dispatch start_upload(Ctx ctx, const RouteMatch& m) {
   // Cross-repository mount, falling back to a new session when the blob is not there.
-  // Without ?from= (automatic content discovery) any blob the registry holds is mounted.
-  // Once access rules exist, this must mount only from repositories the caller may pull.
+  // Without ?from= (automatic content discovery) any blob the registry holds is mounted;
+  // with auth on, handle() has kept only mounts from a repository the caller may pull.
   if (m.mount) {
     auto mounted = m.mount_from.empty() ? ctx.store.mount_stored_blob(m.name, *m.mount)
                                         : ctx.store.mount_blob(m.name, m.mount_from, *m.mount);
@@ -480,6 +482,7 @@ Response list_tags(Ctx ctx, const RouteMatch& route) {
 Response catalog(Ctx ctx, const RouteMatch& route) {
   auto repos = ctx.store.list_repositories();
   if (!repos) return server_error(repos.error());
+  if (ctx.may_list) std::erase_if(*repos, [&](const std::string& name) { return !ctx.may_list(name); });
   std::string link;
   auto page = paginate(*repos, route, ctx.options.max_list_entries, "/v2/_catalog", &link);
   if (auto* e = std::get_if<Response>(&page)) return std::move(*e);
@@ -530,46 +533,55 @@ bool MemoryBudget::take(std::uint64_t bytes) {
 Api::Api(Store& store, ApiOptions options)
     : store_(store), options_(options), buffered_(std::make_unique<MemoryBudget>(options_.max_buffered_body_bytes)) {}
 
-void Api::require_auth(HtpasswdChecker& checker, std::string realm) {
-  auth_ = &checker;
-  realm_ = std::move(realm);
-}
+namespace {
 
-bool Api::auth_would_block(const Request& req) const {
-  if (!auth_) return false;
-  auto credentials = parse_basic_authorization(req.header("Authorization"));
-  return credentials && auth_->would_block(*credentials);
-}
-
-std::optional<Response> Api::authenticate(const Request& req) const {
-  auto unauthorized = [this] {
-    Response r = error_response(401, "UNAUTHORIZED", "authentication required");
-    // (The realm is the config's; a quote in it would end the parameter.)
-    std::string realm;
-    for (char c : realm_) realm += c == '"' || c == '\\' ? '_' : c;
-    r.set("WWW-Authenticate", "Basic realm=\"" + realm + "\"");
-    return r;
-  };
-  // No credentials is a client asking for the challenge, not a failed attempt.
-  if (!req.has_header("Authorization")) return unauthorized();
-  auto credentials = parse_basic_authorization(req.header("Authorization"));
-  if (!credentials) return unauthorized();
-  // Runs bcrypt on a cache miss: the server sent such a request to a worker (auth_would_block).
-  const auto outcome = auth_->check(*credentials, req.remote);
-  if (outcome.verdict == HtpasswdChecker::Verdict::allowed) return std::nullopt;
-  if (outcome.verdict == HtpasswdChecker::Verdict::throttled) {
-    Response r = error_response(429, "TOOMANYREQUESTS", "too many failed logins from this address; retry later");
-    r.set("Retry-After", std::to_string(std::max<long long>(1, outcome.retry_after.count())));
-    return r;
+// What an endpoint needs of its caller.
+Need need_of(const RouteMatch& m) {
+  switch (m.endpoint) {
+    case Endpoint::catalog: return {Need::Kind::catalog, {}, 0};
+    case Endpoint::list_tags:
+    case Endpoint::get_manifest:
+    case Endpoint::get_blob:
+    case Endpoint::list_referrers: return {Need::Kind::repository, m.name, kPull};
+    case Endpoint::put_manifest:
+    case Endpoint::start_upload:
+    case Endpoint::upload_status:
+    case Endpoint::patch_upload:
+    case Endpoint::commit_upload:
+    case Endpoint::cancel_upload: return {Need::Kind::repository, m.name, kPush};
+    case Endpoint::delete_manifest:
+    case Endpoint::delete_blob: return {Need::Kind::repository, m.name, kDelete};
+    case Endpoint::base:
+    case Endpoint::none: break;
   }
-  return unauthorized();
+  return {};
 }
+
+}  // namespace
 
 Dispatch Api::handle(const Request& req) const {
-  if (auth_)
-    if (auto refused = authenticate(req)) return reply(std::move(*refused));
-  Ctx ctx{store_, options_, *buffered_};
+  Ctx ctx{store_, options_, *buffered_, nullptr};
+  std::optional<Caller> caller;
+  if (gate_) {
+    if (gate_->serves_tokens(req.target)) return reply(gate_->issue_token(req));
+    auto who = gate_->identify(req);
+    if (auto* refused = std::get_if<Response>(&who)) return reply(std::move(*refused));
+    caller = std::move(std::get<Caller>(who));
+  }
   RouteMatch m = match_route(req.method, req.target);
+  if (gate_) {
+    // (A name the router refused is no repository: knowing the caller is enough to hear why.)
+    Need need = need_of(m);
+    if (need.kind == Need::Kind::repository && m.name.empty()) need = {};
+    if (auto refused = gate_->authorize(*caller, req, need)) return reply(std::move(*refused));
+    // A mount only from a repository the caller may pull, never by content discovery across
+    // repositories it may not see: else it is a plain upload (the spec's fallback).
+    if (m.mount && (m.mount_from.empty() ? !gate_->discovers(*caller) : !(gate_->allowed(*caller, m.mount_from) & kPull))) {
+      m.mount.reset();
+      m.mount_from.clear();
+    }
+    ctx.may_list = [this, &caller](std::string_view name) { return gate_->lists(*caller, name); };
+  }
   // Deletion switched off is refused whatever the reference (the router cannot know).
   if ((m.endpoint == Endpoint::delete_manifest || m.endpoint == Endpoint::delete_blob) && !options_.delete_enabled)
     return reply(error_response(405, "UNSUPPORTED", "deletion is disabled"));

@@ -2,7 +2,7 @@
 // No sockets here; the server feeds request bodies to a BodySink in pieces.
 #pragma once
 
-#include "registry/htpasswd.hpp"
+#include "registry/gate.hpp"
 #include "registry/http_types.hpp"
 #include "registry/router.hpp"
 #include "registry/store.hpp"
@@ -66,26 +66,21 @@ class Api {
  public:
   Api(Store& store, ApiOptions options);
 
-  // From now on every request needs the Basic credentials of a user `checker` knows
-  // (registry:2's htpasswd: such a user may do everything); the 401 names `realm`.
-  void require_auth(HtpasswdChecker& checker, std::string realm);
+  // From now on every request passes `gate` (who calls, and may they), and /auth/token is
+  // served when the gate issues tokens.
+  void use_gate(const Gate& gate) { gate_ = &gate; }
 
   Dispatch handle(const Request& request) const;
 
   // Whether handle() may block on more than the disk: a bcrypt for credentials not seen
   // lately (tens of ms). The server's I/O threads hand such requests to a worker.
-  bool auth_would_block(const Request& request) const;
+  bool auth_would_block(const Request& request) const { return gate_ && gate_->would_block(request); }
 
  private:
-  // The 401 or 429 answer, or none when the request may go on.
-  std::optional<Response> authenticate(const Request& request) const;
-
-
   Store& store_;
   ApiOptions options_;
   std::unique_ptr<MemoryBudget> buffered_;
-  HtpasswdChecker* auth_ = nullptr;
-  std::string realm_;
+  const Gate* gate_ = nullptr;
 };
 
 }  // namespace rs::registry

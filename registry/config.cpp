@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <charconv>
 #include <fstream>
+#include <map>
 #include <set>
 #include <vector>
 
@@ -153,41 +154,195 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p) {
   if (auto v = purging["dryrun"]) read_scalar(v, prefix + ".dryrun", o.dry_run, p, "true or false");
 }
 
-// auth: registry:2's section; of its methods, htpasswd. One we cannot honour is an error:
-// serving open what was meant to be closed would be worse than not starting.
-void read_auth(const YAML::Node& n, Config& config, Problems& p) {
-  if (!n.IsMap() || n.size() == 0)
-    return p.add(n, "auth", "expected a mapping with htpasswd: {realm, path} (remove auth to serve without it)");
-  for (const auto& kv : n) {
-    const auto key = kv.first.Scalar();
-    if (key != "htpasswd")
-      p.add(kv.first, "auth." + key,
-            key == "token" || key == "silly"
-                ? "not supported: only auth.htpasswd is (the registry refuses to start rather than serve open)"
-                : "unknown key: only auth.htpasswd is supported (the registry refuses to start rather than serve open)");
+// A non-empty string at `key` of map `m` into `out`; false (with a problem when given) if not.
+bool read_text(const YAML::Node& m, const char* key, const std::string& prefix, std::string& out, Problems& p,
+               const char* expected) {
+  auto v = m[key];
+  if (!v) return false;
+  const std::string name = prefix + key;
+  if (!read_scalar(v, name, out, p, expected)) return false;
+  if (out.empty()) {
+    p.add(v, name, "is empty");
+    return false;
   }
-  auto h = n["htpasswd"];
-  if (!h) return;
+  return true;
+}
+
+void read_htpasswd(const YAML::Node& h, Config& config, Problems& p) {
   if (!h.IsMap()) return p.add(h, "auth.htpasswd", "expected a mapping with realm and path");
   check_keys(h, "auth.htpasswd.", {"realm", "path"}, p);
   HtpasswdOptions o;
   bool good = true;
   for (const char* key : {"realm", "path"}) {
-    const std::string name = std::string("auth.htpasswd.") + key;
-    auto v = h[key];
-    if (!v) {
-      p.add(h, name, "is required");
-      good = false;
-      continue;
-    }
     std::string& out = std::string_view(key) == "realm" ? o.realm : o.path;
-    if (!read_scalar(v, name, out, p, std::string_view(key) == "realm" ? "a string" : "a file")) good = false;
-    else if (out.empty()) {
-      p.add(v, name, "is empty");
+    if (!h[key]) {
+      p.add(h, std::string("auth.htpasswd.") + key, "is required");
+      good = false;
+    } else if (!read_text(h, key, "auth.htpasswd.", out, p, std::string_view(key) == "realm" ? "a string" : "a file")) {
       good = false;
     }
   }
   if (good) config.htpasswd = std::move(o);
+}
+
+// registry:2's auth.token (realm, service, issuer, rootcertbundle) and ours (signingkey,
+// expiration). Keys that would change how tokens are checked and that we cannot honour
+// (jwks, signingalgorithms) are errors.
+void read_token(const YAML::Node& t, Config& config, Problems& p) {
+  const std::string prefix = "auth.token.";
+  if (!t.IsMap()) return p.add(t, "auth.token", "expected a mapping with service, issuer and rootcertbundle or signingkey");
+  for (const auto& kv : t) {
+    const auto key = kv.first.Scalar();
+    if (key == "jwks" || key == "signingalgorithms" || key == "autoredirect")
+      p.add(kv.first, prefix + key, "not supported (the registry refuses to start rather than check tokens otherwise)");
+    else if (key != "realm" && key != "service" && key != "issuer" && key != "rootcertbundle" && key != "signingkey" &&
+             key != "expiration")
+      p.add(kv.first, prefix + key, "unknown key");
+  }
+  TokenOptions o;
+  bool good = true;
+  for (const char* key : {"service", "issuer"})
+    if (!t[key]) {
+      p.add(t, prefix + key, "is required");
+      good = false;
+    }
+  read_text(t, "service", prefix, o.service, p, "a string");
+  read_text(t, "issuer", prefix, o.issuer, p, "a string");
+  read_text(t, "realm", prefix, o.realm, p, "a URL");
+  read_text(t, "rootcertbundle", prefix, o.rootcertbundle, p, "a file");
+  read_text(t, "signingkey", prefix, o.signingkey, p, "a file");
+  if (auto v = t["expiration"]) {
+    read_seconds(v, prefix + "expiration", o.expiration, p);
+    if (o.expiration < std::chrono::seconds(60)) p.add(v, prefix + "expiration", "must be at least 60");
+  }
+  if (o.signingkey.empty() && o.rootcertbundle.empty()) {
+    p.add(t, "auth.token", "needs rootcertbundle (an issuer's certificates) or signingkey (be the token server)");
+    good = false;
+  }
+  if (o.signingkey.empty() && o.realm.empty()) {
+    p.add(t, "auth.token.realm", "is required (the token server's URL) unless signingkey makes this registry one");
+    good = false;
+  }
+  if (!o.realm.empty() && o.realm.rfind("https://", 0) != 0 && o.realm.rfind("http://", 0) != 0) {
+    p.add(t["realm"], prefix + "realm", "must be an http:// or https:// URL");
+    good = false;
+  }
+  if (good) config.token = std::move(o);
+}
+
+// auth: registry:2's section; of its methods, htpasswd and token. One we cannot honour is
+// an error: serving open what was meant to be closed would be worse than not starting.
+void read_auth(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsMap() || n.size() == 0)
+    return p.add(n, "auth", "expected a mapping with htpasswd: {realm, path} and/or token: {...} (remove auth to serve without it)");
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (key != "htpasswd" && key != "token")
+      p.add(kv.first, "auth." + key,
+            key == "silly" ? "not supported: only auth.htpasswd and auth.token are (the registry refuses to start rather than serve open)"
+                           : "unknown key: only auth.htpasswd and auth.token are supported (the registry refuses to start rather than serve open)");
+  }
+  if (auto h = n["htpasswd"]) read_htpasswd(h, config, p);
+  if (auto t = n["token"]) read_token(t, config, p);
+  if (n["htpasswd"] && config.token && config.token->signingkey.empty())
+    p.add(n["token"], "auth.token",
+          "with auth.htpasswd beside it needs signingkey: this registry then issues the tokens for those users");
+  if (config.token && !config.token->signingkey.empty() && n["token"] && !n["htpasswd"])
+    p.add(n["token"], "auth.token.signingkey", "needs auth.htpasswd: the users the token server logs in");
+}
+
+constexpr std::size_t kMaxAccessRules = 1000;
+constexpr std::size_t kMaxAccessNames = 10000;
+
+// [pull, push, delete] into `out`.
+void read_actions(const YAML::Node& n, const std::string& key, Actions& out, Problems& p) {
+  if (!n.IsSequence()) return p.add(n, key, "expected a list of actions (pull, push, delete)");
+  for (const auto& a : n) {
+    std::string word;
+    if (!read_scalar(a, key, word, p, "an action")) continue;
+    auto bit = parse_action(word);
+    if (!bit || word == "*") p.add(a, key, "'" + word.substr(0, 40) + "' is not an action (pull, push, delete)");
+    else out |= *bit;
+  }
+}
+
+// A name (a user or a group) as a key or list item: plain, at most kMaxUserName bytes.
+bool read_name(const YAML::Node& n, const std::string& key, std::string& out, Problems& p, const char* what) {
+  if (!read_scalar(n, key, out, p, what)) return false;
+  if (out.empty() || out.size() > kMaxUserName || out.find(':') != std::string::npos) {
+    p.add(n, key, std::string("'") + out.substr(0, 40) + "' is not a " + what + " (1 to 256 characters, no ':')");
+    return false;
+  }
+  return true;
+}
+
+// access: groups of users and the rules granting actions on repository patterns.
+void read_access(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsMap()) return p.add(n, "access", "expected a mapping with rules (and groups)");
+  check_keys(n, "access.", {"groups", "rules"}, p);
+  std::map<std::string, std::set<std::string>, std::less<>> groups;
+  std::size_t names = 0;
+  if (auto g = n["groups"]) {
+    if (!g.IsMap()) p.add(g, "access.groups", "expected a mapping of group: [users]");
+    else
+      for (const auto& kv : g) {
+        std::string group;
+        if (!read_name(kv.first, "access.groups", group, p, "group name")) continue;
+        const std::string key = "access.groups." + group;
+        if (!kv.second.IsSequence()) {
+          p.add(kv.second, key, "expected a list of users");
+          continue;
+        }
+        auto& members = groups[group];
+        for (const auto& u : kv.second) {
+          std::string user;
+          if (++names > kMaxAccessNames) return p.add(u, key, "more than 10000 names in access");
+          if (read_name(u, key, user, p, "user name")) members.insert(user);
+        }
+      }
+  }
+  auto rules_node = n["rules"];
+  if (!rules_node) return p.add(n, "access.rules", "is required (a list of rules)");
+  if (!rules_node.IsSequence()) return p.add(rules_node, "access.rules", "expected a list of rules");
+  if (rules_node.size() > kMaxAccessRules) return p.add(rules_node, "access.rules", "more than 1000 rules");
+  std::vector<AccessRule> rules;
+  std::size_t index = 0;
+  for (const auto& r : rules_node) {
+    const std::string prefix = "access.rules[" + std::to_string(index++) + "]";
+    if (!r.IsMap()) {
+      p.add(r, prefix, "expected a mapping with repository and who may do what");
+      continue;
+    }
+    check_keys(r, prefix + ".", {"repository", "anonymous", "authenticated", "users", "groups"}, p);
+    AccessRule rule;
+    if (!r["repository"]) p.add(r, prefix + ".repository", "is required (a pattern such as team/** or *)");
+    else if (read_scalar(r["repository"], prefix + ".repository", rule.repository, p, "a pattern")) {
+      std::string why;
+      if (!valid_pattern(rule.repository, &why)) p.add(r["repository"], prefix + ".repository", "the pattern " + why);
+    }
+    if (auto a = r["anonymous"]) read_actions(a, prefix + ".anonymous", rule.anonymous, p);
+    if (auto a = r["authenticated"]) read_actions(a, prefix + ".authenticated", rule.authenticated, p);
+    for (const char* who : {"users", "groups"}) {
+      auto m = r[who];
+      if (!m) continue;
+      const std::string key = prefix + "." + who;
+      if (!m.IsMap()) {
+        p.add(m, key, std::string("expected a mapping of ") + (who[0] == 'u' ? "user" : "group") + ": [actions]");
+        continue;
+      }
+      for (const auto& kv : m) {
+        std::string name;
+        if (++names > kMaxAccessNames) return p.add(kv.first, key, "more than 10000 names in access");
+        if (!read_name(kv.first, key, name, p, who[0] == 'u' ? "user name" : "group name")) continue;
+        if (who[0] == 'g' && !groups.count(name)) p.add(kv.first, key + "." + name, "no such group in access.groups");
+        Actions actions = 0;
+        read_actions(kv.second, key + "." + name, actions, p);
+        (who[0] == 'u' ? rule.users : rule.groups)[name] |= actions;
+      }
+    }
+    rules.push_back(std::move(rule));
+  }
+  config.access = AccessPolicy(std::move(groups), std::move(rules));
 }
 
 }  // namespace
@@ -261,7 +416,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
-  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth"}, p);
+  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access"}, p);
 
   if (auto n = doc["listen"]) {
     std::string listen;
@@ -335,6 +490,13 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
   }
   if (auto n = doc["storage"]) read_storage(n, config, p);
   if (auto n = doc["auth"]) read_auth(n, config, p);
+  if (auto n = doc["access"]) {
+    read_access(n, config, p);
+    // Rules need users of this registry: an external issuer's tokens carry their own grants.
+    const auto auth = doc["auth"];
+    if (!auth || !auth.IsMap() || !auth["htpasswd"])
+      p.add(n, "access", "needs auth.htpasswd (the users the rules name); without auth everyone may do everything");
+  }
   if (!p.list.empty()) {
     std::string message = "invalid config:";
     for (const auto& line : p.list) message += "\n  " + line;

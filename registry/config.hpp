@@ -2,10 +2,12 @@
 #pragma once
 
 #include "core/result.hpp"
+#include "registry/access.hpp"
 #include "registry/api.hpp"
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/token_auth.hpp"
 #include "registry/upload_purger.hpp"
 
 #include <optional>
@@ -20,7 +22,9 @@ struct Config {
   ApiOptions api;
   StoreOptions store;
   UploadPurgingOptions purging;
-  std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; none: every request is let in
+  std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; with no auth every request is let in
+  std::optional<TokenOptions> token;        // auth.token: Bearer tokens (own or an issuer's)
+  std::optional<AccessPolicy> access;       // access: none, and a user may do everything
 };
 
 // What a config may ask for at most: beyond these a value is a mistake (and some overflowed).
@@ -63,8 +67,22 @@ bool is_loopback_address(const std::string& address);
 //            max_list_entries: 10000, max_header_bytes: 16384,
 //            max_uploads_per_repository: 1000, max_uploads: 100000}
 //   storage: {maintenance: {uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}}
-//   auth: {htpasswd: {realm: my-registry, path: /etc/registry/htpasswd}}  # both required
-// (auth: only htpasswd; another method (token, silly) is an error, never served open;
+//   auth:
+//     htpasswd: {realm: my-registry, path: /etc/registry/htpasswd}  # both required
+//     token:                      # Bearer tokens (registry:2's keys, and two of ours)
+//       realm: https://auth.example/token   # the token server (own server: default /auth/token here)
+//       service: registry.example:5000      # required: tokens' audience
+//       issuer: registry-setup              # required: tokens' issuer
+//       rootcertbundle: /etc/registry/token-ca.pem  # an external issuer's certificates
+//       signingkey: /etc/registry/token.key # ours: be the token server (needs htpasswd; made if missing)
+//       expiration: 300                     # ours: seconds an issued token lasts (60..86400)
+//   access:                       # grants (union of matching rules); needs this registry's users
+//     groups: {developers: [alice, bob]}
+//     rules:
+//       - {repository: "public/**", anonymous: [pull]}
+//       - {repository: "**", users: {alice: [pull, push, delete]}, groups: {developers: [pull, push]},
+//          authenticated: [pull]}
+// (auth: htpasswd and/or token; another method (silly, ldap) is an error, never served open;
 // seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
 // a minute to 87600h; the file at most 1 MiB, keys plain and each set once).
 Result<Config> load_config(const std::string& path);

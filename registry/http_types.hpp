@@ -23,6 +23,7 @@ struct Request {
   std::string target;  // raw request target, not decoded
   std::vector<Header> headers;
   std::string remote;  // the client's address (rate limits); empty in tests
+  bool tls = false;    // came over TLS (https:// in the URLs a response names)
 
   // First header with that name (case-insensitive), or empty.
   std::string_view header(std::string_view name) const;

@@ -6,9 +6,11 @@
 #include "registry/api.hpp"
 #include "registry/config.hpp"
 #include "registry/filesystem_driver.hpp"
+#include "registry/gate.hpp"
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/token_auth.hpp"
 #include "registry/upload_purger.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -100,13 +102,27 @@ int serve_command(const std::vector<std::string>& argv) {
   Store store(driver, config.store);
   Api api(store, config.api);
   std::unique_ptr<HtpasswdChecker> checker;
+  std::unique_ptr<TokenAuthority> tokens;
+  std::unique_ptr<Gate> gate;
   if (config.htpasswd) {
     checker = std::make_unique<HtpasswdChecker>(config.htpasswd->path);
     if (auto r = checker->load(); !r) {
       log->error("auth.htpasswd: {}", r.error().message);
       return 2;
     }
-    api.require_auth(*checker, config.htpasswd->realm);
+  }
+  if (config.token) {
+    auto made = TokenAuthority::create(*config.token, /*create_key=*/true);
+    if (!made) {
+      log->error("auth.token: {}", made.error().message);
+      return 2;
+    }
+    tokens = std::move(*made);
+  }
+  if (checker || tokens) {
+    gate = std::make_unique<Gate>(GateOptions{checker.get(), config.htpasswd ? config.htpasswd->realm : std::string(),
+                                              config.access, tokens.get()});
+    api.use_gate(*gate);
   }
   Server server(api, config.server);
   auto port = server.listen();
@@ -121,10 +137,20 @@ int serve_command(const std::vector<std::string>& argv) {
   if (purging.enabled)
     log->info("purging uploads older than {}s every {}s{}", purging.age.count(), purging.interval.count(),
               purging.dry_run ? " (dry run)" : "");
-  if (checker)
+  if (tokens && tokens->issues())
+    log->info("auth: tokens issued at {} for the users of '{}' ({} key, service '{}', {}s)",
+              config.token->realm.empty() ? std::string("/auth/token") : config.token->realm, config.htpasswd->path,
+              config.token->signingkey, config.token->service, config.token->expiration.count());
+  else if (tokens)
+    log->info("auth: tokens of issuer '{}' (service '{}', certificates '{}'; clients log in at {})",
+              config.token->issuer, config.token->service, config.token->rootcertbundle, config.token->realm);
+  else if (checker)
     log->info("auth: htpasswd '{}' (realm '{}'): every request needs a user's credentials", config.htpasswd->path,
               config.htpasswd->realm);
-  else if (!is_loopback_address(config.server.address))
+  if (gate)
+    log->info("access: {}", config.access ? "by the rules of the config's access section"
+                                          : "every user may pull, push and delete; anonymous callers nothing");
+  if (!gate && !is_loopback_address(config.server.address))
     log->warn("no auth configured and listening on {}: anyone who can reach it can push and delete "
               "(set auth.htpasswd in the config)", config.server.address);
   UploadPurger purger(store, purging);

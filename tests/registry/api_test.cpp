@@ -6,6 +6,7 @@
 #include "tests/support/temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -737,7 +738,8 @@ TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Ba
   HtpasswdChecker& checker = *checker_ptr;
   // Before: open.
   CHECK(h.call("GET", "/v2/").status == 200);
-  h.api.require_auth(checker, "my \"realm\"");
+  Gate gate(GateOptions{&checker, "my \"realm\"", std::nullopt, nullptr});
+  h.api.use_gate(gate);
   for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
            {"GET", "/v2/"}, {"GET", "/v2/_catalog"}, {"HEAD", "/v2/app/manifests/latest"},
            {"POST", "/v2/app/blobs/uploads/"}, {"DELETE", "/v2/app/manifests/latest"}, {"GET", "/v2/nothing/here/x"}}) {
@@ -762,6 +764,8 @@ TEST_CASE("with htpasswd every request needs a user's credentials: 401 with a Ba
   CHECK(pushed.status == 201);
   CHECK(h.call("HEAD", "/v2/app/blobs/" + digest, "", basic("Ym9iOmh1bnRlcjI=")).status == 200);
   CHECK(h.call("HEAD", "/v2/app/blobs/" + digest).status == 401);
+  // Without access rules a user may pull everything: a mount by content discovery is fine.
+  CHECK(h.call("POST", "/v2/copy/blobs/uploads/?mount=" + digest, "", basic("Ym9iOmh1bnRlcjI=")).status == 201);
   // Known credentials make no bcrypt on the I/O thread; new ones do.
   CHECK_FALSE(h.api.auth_would_block({"GET", "/v2/", basic("Ym9iOmh1bnRlcjI="), {}}));
   CHECK(h.api.auth_would_block({"GET", "/v2/", {{"Authorization", "Basic Ym9iOmh1bnRlcjIy"}}, {}}));
@@ -772,7 +776,8 @@ TEST_CASE("with htpasswd an address that failed 10 logins within a minute gets 4
   Harness h;
   auto checker_ptr = bob_checker(h);
   HtpasswdChecker& checker = *checker_ptr;
-  h.api.require_auth(checker, "r");
+  Gate gate(GateOptions{&checker, "r", std::nullopt, nullptr});
+  h.api.use_gate(gate);
   auto call_from = [&](const std::string& remote, const std::string& b64) {
     Request req{"GET", "/v2/", basic(b64), remote};
     return std::move(h.api.handle(req).response);
@@ -788,4 +793,227 @@ TEST_CASE("with htpasswd an address that failed 10 logins within a minute gets 4
   CHECK(retry >= 59);
   CHECK(retry <= 60);
   CHECK(call_from("10.1.1.2", "Ym9iOmh1bnRlcjI=").status == 200);
+}
+
+// ---- access rules and tokens ----
+
+namespace {
+
+std::string b64(const std::string& text) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); i += 3) {
+    unsigned v = static_cast<unsigned char>(text[i]) << 16;
+    if (i + 1 < text.size()) v |= static_cast<unsigned char>(text[i + 1]) << 8;
+    if (i + 2 < text.size()) v |= static_cast<unsigned char>(text[i + 2]);
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < text.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += i + 2 < text.size() ? kAlphabet[v & 63] : '=';
+  }
+  return out;
+}
+
+std::vector<Header> login(const std::string& user) { return basic(b64(user + ":" + user + "-pw")); }
+std::vector<Header> bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
+
+// alice, bob and carol (password "<name>-pw"), and the rules of a small team:
+// alice develops (pull, push on team/**), bob only pulls team/**, carol administers all;
+// anyone may pull public/**.
+struct Team {
+  Harness& h;
+  std::unique_ptr<HtpasswdChecker> users;
+  std::unique_ptr<TokenAuthority> tokens;
+  std::unique_ptr<Gate> gate;
+
+  Team(Harness& harness, bool token_mode) : h(harness) {
+    const auto file = (h.dir.path / "htpasswd").string();
+    std::ofstream out(file);
+    for (const char* user : {"alice", "bob", "carol"}) {
+      auto hash = bcrypt_hash(std::string(user) + "-pw", 4);
+      REQUIRE(hash.ok());
+      out << user << ":" << *hash << "\n";
+    }
+    out.close();
+    HtpasswdCheckerOptions o;
+    o.log_error = [](const std::string&) {};
+    users = std::make_unique<HtpasswdChecker>(file, o);
+    REQUIRE(users->load().ok());
+    AccessPolicy policy({{"developers", {"alice"}}},
+                        {{"public/**", kPull, 0, {}, {}},
+                         {"team/**", 0, 0, {{"bob", kPull}}, {{"developers", kPull | kPush}}},
+                         {"**", 0, 0, {{"carol", kAllActions}}, {}}});
+    if (token_mode) {
+      TokenOptions t;
+      t.service = "registry.test";
+      t.issuer = "registry-setup";
+      t.signingkey = (h.dir.path / "token.key").string();
+      auto made = TokenAuthority::create(t, true);
+      REQUIRE(made.ok());
+      tokens = std::move(*made);
+    }
+    gate = std::make_unique<Gate>(GateOptions{users.get(), "team", std::move(policy), tokens.get()});
+    h.api.use_gate(*gate);
+  }
+
+  // An image tagged v1 in `repo`, pushed by carol (who may do everything).
+  void image(const std::string& repo) {
+    const std::string config = rs::digest_of("{}").str(), layer = rs::digest_of("L").str();
+    for (const auto& [content, digest] : {std::pair{std::string("{}"), config}, std::pair{std::string("L"), layer}})
+      REQUIRE(h.call("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digest, content, login("carol")).status == 201);
+    auto headers = kOciType;
+    headers.push_back(login("carol")[0]);
+    REQUIRE(h.call("PUT", "/v2/" + repo + "/manifests/v1", manifest_for(config, layer, 2, 1), headers).status == 201);
+  }
+
+  // The token the token endpoint hands `user` (empty: anonymous) for `scope`.
+  std::string token(const std::string& user, const std::string& scope) {
+    auto r = h.call("GET", "/auth/token?service=registry.test&scope=" + scope, "", user.empty() ? std::vector<Header>{} : login(user));
+    REQUIRE(r.status == 200);
+    auto body = nlohmann::json::parse(r.body);
+    REQUIRE(body["token"] == body["access_token"]);
+    return body["token"];
+  }
+};
+
+}  // namespace
+
+TEST_CASE("access rules with Basic: grants by user, group and anonymous; 403 DENIED for users, 401 for anonymous") {
+  Harness h;
+  Team team(h, /*token_mode=*/false);
+  const std::string blob = "team layer";
+  const auto digest = rs::digest_of(blob).str();
+  auto push = [&](const std::string& repo, std::vector<Header> who) {
+    return h.call("POST", "/v2/" + repo + "/blobs/uploads/?digest=" + digest, blob, std::move(who));
+  };
+  CHECK(push("team/app", login("alice")).status == 201);
+  CHECK(push("public/app", login("carol")).status == 201);
+  CHECK(push("private/app", login("carol")).status == 201);
+  // bob may pull team/** only; alice may not push outside team/**.
+  auto denied = push("team/app", login("bob"));
+  CHECK(denied.status == 403);
+  CHECK(error_code(denied) == "DENIED");
+  CHECK(denied.header("WWW-Authenticate").empty());
+  CHECK(push("public/app", login("alice")).status == 403);
+  CHECK(h.call("HEAD", "/v2/team/app/blobs/" + digest, "", login("bob")).status == 200);
+  CHECK(h.call("HEAD", "/v2/private/app/blobs/" + digest, "", login("bob")).status == 403);
+  // Anonymous: pull of public/** only; everything else asks for credentials.
+  CHECK(h.call("HEAD", "/v2/public/app/blobs/" + digest).status == 200);
+  auto anonymous = h.call("HEAD", "/v2/team/app/blobs/" + digest);
+  CHECK(anonymous.status == 401);
+  CHECK(anonymous.header("WWW-Authenticate") == "Basic realm=\"team\"");
+  CHECK(push("public/app", {}).status == 401);
+  CHECK(h.call("GET", "/v2/").status == 401);
+  // Delete needs delete: only carol has it.
+  CHECK(h.call("DELETE", "/v2/team/app/blobs/" + digest, "", login("alice")).status == 403);
+  CHECK(h.call("DELETE", "/v2/team/app/blobs/" + digest, "", login("carol")).status == 202);
+  // Wrong credentials are refused even where anonymous callers may pull.
+  CHECK(h.call("HEAD", "/v2/public/app/blobs/" + digest, "", basic(b64("alice:wrong"))).status == 401);
+}
+
+TEST_CASE("access rules: the catalog lists what the caller may pull; a mount needs pull on its source") {
+  Harness h;
+  Team team(h, false);
+  const std::string blob = "shared layer";
+  const auto digest = rs::digest_of(blob).str();
+  for (const char* repo : {"team/app", "public/base", "private/secret"}) {
+    team.image(repo);
+    REQUIRE(h.call("POST", std::string("/v2/") + repo + "/blobs/uploads/?digest=" + digest, blob, login("carol")).status == 201);
+  }
+  auto listed = [&](std::vector<Header> who) {
+    auto r = h.call("GET", "/v2/_catalog", "", std::move(who));
+    REQUIRE(r.status == 200);
+    return nlohmann::json::parse(r.body)["repositories"];
+  };
+  CHECK(listed(login("carol")) == nlohmann::json::array({"private/secret", "public/base", "team/app"}));
+  CHECK(listed(login("alice")) == nlohmann::json::array({"public/base", "team/app"}));
+  CHECK(listed({}) == nlohmann::json::array({"public/base"}));
+  // ?n= pages over what the caller sees.
+  auto page = h.call("GET", "/v2/_catalog?n=1", "", login("alice"));
+  CHECK(nlohmann::json::parse(page.body)["repositories"] == nlohmann::json::array({"public/base"}));
+  // alice mounts from public/** (she may pull it) into team/**, not from private/**: that
+  // becomes a plain upload, and so does a mount without ?from= (no discovery across repos).
+  CHECK(h.call("POST", "/v2/team/copy/blobs/uploads/?mount=" + digest + "&from=public/base", "", login("alice")).status == 201);
+  auto refused_mount = h.call("POST", "/v2/team/other/blobs/uploads/?mount=" + digest + "&from=private/secret", "", login("alice"));
+  CHECK(refused_mount.status == 202);
+  CHECK(h.call("HEAD", "/v2/team/other/blobs/" + digest, "", login("alice")).status == 404);
+  CHECK(h.call("POST", "/v2/team/third/blobs/uploads/?mount=" + digest, "", login("alice")).status == 202);
+  CHECK(h.call("POST", "/v2/private/x/blobs/uploads/?mount=" + digest, "", login("carol")).status == 202);
+}
+
+TEST_CASE("token mode: the Bearer challenge, the token endpoint's grants, and what a token allows") {
+  Harness h;
+  Team team(h, /*token_mode=*/true);
+  auto challenge = h.call("GET", "/v2/", "", {{"Host", "reg.test:5000"}});
+  CHECK(challenge.status == 401);
+  CHECK(challenge.header("WWW-Authenticate") == "Bearer realm=\"http://reg.test:5000/auth/token\",service=\"registry.test\"");
+  auto scoped = h.call("POST", "/v2/team/app/blobs/uploads/", "", {{"Host", "reg.test:5000"}});
+  CHECK(scoped.header("WWW-Authenticate") ==
+        "Bearer realm=\"http://reg.test:5000/auth/token\",service=\"registry.test\",scope=\"repository:team/app:pull,push\"");
+  // A hostile Host cannot inject into the challenge.
+  auto hostile = h.call("GET", "/v2/", "", {{"Host", "evil\",x=\"y"}});
+  CHECK(hostile.header("WWW-Authenticate") == "Bearer realm=\"http://localhost/auth/token\",service=\"registry.test\"");
+
+  const std::string blob = "token layer";
+  const auto digest = rs::digest_of(blob).str();
+  const std::string push_scope = "repository:team/app:pull,push";
+  // alice gets pull and push; bob asks for the same and gets pull only.
+  const auto alice = team.token("alice", push_scope);
+  const auto bob = team.token("bob", push_scope);
+  auto bob_claims = team.tokens->verify(bob);
+  REQUIRE(bob_claims.ok());
+  CHECK(bob_claims->access == std::vector<Grant>{{"repository", "team/app", kPull}});
+  CHECK(h.call("POST", "/v2/team/app/blobs/uploads/?digest=" + digest, blob, bearer(alice)).status == 201);
+  CHECK(h.call("HEAD", "/v2/team/app/blobs/" + digest, "", bearer(bob)).status == 200);
+  auto bob_push = h.call("POST", "/v2/team/app/blobs/uploads/?digest=" + digest, blob, bearer(bob));
+  CHECK(bob_push.status == 403);
+  CHECK(error_code(bob_push) == "DENIED");
+  // A token for one repository is no token for another, even one its user may use: the
+  // client is told to fetch a token for that scope.
+  auto elsewhere = h.call("POST", "/v2/team/other/blobs/uploads/", "", bearer(alice));
+  CHECK(elsewhere.status == 401);
+  CHECK_THAT(std::string(elsewhere.header("WWW-Authenticate")), Catch::EndsWith(",error=\"insufficient_scope\""));
+  // Anonymous: a token with pull on public/**, nothing on team/**.
+  const auto anonymous = team.token("", "repository:public/app:pull,push&scope=repository:team/app:pull");
+  auto anonymous_claims = team.tokens->verify(anonymous);
+  REQUIRE(anonymous_claims.ok());
+  CHECK(anonymous_claims->subject.empty());
+  CHECK(anonymous_claims->access == std::vector<Grant>{{"repository", "public/app", kPull}});
+  CHECK(h.call("GET", "/v2/", "", bearer(anonymous)).status == 200);
+  CHECK(h.call("HEAD", "/v2/team/app/blobs/" + digest, "", bearer(anonymous)).status == 401);
+  // A tampered token is refused as invalid.
+  std::string tampered = alice;
+  tampered[tampered.size() / 2] = tampered[tampered.size() / 2] == 'A' ? 'B' : 'A';
+  auto invalid = h.call("HEAD", "/v2/team/app/blobs/" + digest, "", bearer(tampered));
+  CHECK(invalid.status == 401);
+  CHECK_THAT(std::string(invalid.header("WWW-Authenticate")), Catch::EndsWith(",error=\"invalid_token\""));
+  // Basic credentials work directly too (curl -u), by the same rules.
+  CHECK(h.call("HEAD", "/v2/team/app/blobs/" + digest, "", login("bob")).status == 200);
+  CHECK(h.call("POST", "/v2/team/app/blobs/uploads/", "", login("bob")).status == 403);
+}
+
+TEST_CASE("token endpoint: wrong password, another service, POST, and the catalog scope") {
+  Harness h;
+  Team team(h, true);
+  auto wrong = h.call("GET", "/auth/token?service=registry.test&scope=repository:team/app:pull", "", basic(b64("alice:nope")));
+  CHECK(wrong.status == 401);
+  CHECK(wrong.header("WWW-Authenticate") == "Basic realm=\"team\"");
+  CHECK(h.call("GET", "/auth/token?service=elsewhere", "", login("alice")).status == 400);
+  CHECK(h.call("POST", "/auth/token", "grant_type=password").status == 405);
+  CHECK(h.call("GET", "/auth/tokens", "", login("alice")).status == 404);
+  // A bad scope is dropped, not fatal; names the router would refuse get nothing.
+  const auto odd = team.token("alice", "nonsense&scope=repository:UPPER/case:pull&scope=repository:team/app:pull");
+  auto odd_claims = team.tokens->verify(odd);
+  REQUIRE(odd_claims.ok());
+  CHECK(odd_claims->access == std::vector<Grant>{{"repository", "team/app", kPull}});
+  // The catalog: any user's token lists what that user may pull.
+  team.image("private/x");
+  team.image("team/x");
+  auto no_token = h.call("GET", "/v2/_catalog", "", {{"Host", "r"}});
+  CHECK(no_token.status == 200);  // anonymous callers may pull public/**: they may list it (nothing there)
+  CHECK(nlohmann::json::parse(no_token.body)["repositories"].empty());
+  const auto catalog = team.token("alice", "registry:catalog:*");
+  auto listed = h.call("GET", "/v2/_catalog", "", bearer(catalog));
+  REQUIRE(listed.status == 200);
+  CHECK(nlohmann::json::parse(listed.body)["repositories"] == nlohmann::json::array({"team/x"}));
 }

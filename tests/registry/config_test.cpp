@@ -172,9 +172,10 @@ TEST_CASE("auth.htpasswd: realm and path reach the config") {
 
 TEST_CASE("auth we cannot honour is refused with its line, never served open") {
   rs::testing::TempDir dir;
-  auto token = load(dir, "root: /x\nauth:\n  token: {realm: x}\n");
-  REQUIRE_FALSE(token.ok());
-  CHECK_THAT(token.error().message, Catch::Contains("registry.yml:3: key 'auth.token': not supported"));
+  auto jwks = load(dir, "root: /x\nauth:\n  token: {realm: 'https://a/t', service: s, issuer: i, rootcertbundle: /b,\n"
+                        "          jwks: /j}\n");
+  REQUIRE_FALSE(jwks.ok());
+  CHECK_THAT(jwks.error().message, Catch::Contains("registry.yml:4: key 'auth.token.jwks': not supported"));
   auto silly = load(dir, "auth: {silly: {realm: x}}\n");
   REQUIRE_FALSE(silly.ok());
   CHECK_THAT(silly.error().message, Catch::Contains("key 'auth.silly': not supported"));
@@ -187,6 +188,95 @@ TEST_CASE("auth we cannot honour is refused with its line, never served open") {
     REQUIRE_FALSE(e.ok());
     CHECK_THAT(e.error().message, Catch::Contains("key 'auth': expected a mapping with htpasswd"));
   }
+}
+
+TEST_CASE("auth.token: an external issuer's keys, or this registry's own token server") {
+  rs::testing::TempDir dir;
+  auto external = load(dir,
+                       "auth:\n  token:\n    realm: https://auth.example/token\n    service: reg.example:5000\n"
+                       "    issuer: auth.example\n    rootcertbundle: /etc/registry/token-ca.pem\n");
+  REQUIRE(external.ok());
+  REQUIRE(external->token);
+  CHECK(external->token->realm == "https://auth.example/token");
+  CHECK(external->token->service == "reg.example:5000");
+  CHECK(external->token->issuer == "auth.example");
+  CHECK(external->token->rootcertbundle == "/etc/registry/token-ca.pem");
+  CHECK(external->token->signingkey.empty());
+  CHECK_FALSE(external->htpasswd);
+  auto own = load(dir,
+                  "auth:\n  htpasswd: {realm: r, path: /p}\n  token: {service: s, issuer: i, signingkey: /k, "
+                  "expiration: 600}\n");
+  REQUIRE(own.ok());
+  REQUIRE(own->token);
+  CHECK(own->token->realm.empty());
+  CHECK(own->token->signingkey == "/k");
+  CHECK(own->token->expiration == std::chrono::seconds(600));
+  REQUIRE(own->htpasswd);
+}
+
+TEST_CASE("auth.token's mistakes are listed: what is missing, and combinations that cannot work") {
+  rs::testing::TempDir dir;
+  auto check = [&](const std::string& yaml, const std::string& expected) {
+    INFO(yaml);
+    auto c = load(dir, yaml);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.error().message, Catch::Contains(expected));
+  };
+  check("auth:\n  token: {realm: 'https://a/t', issuer: i, rootcertbundle: /b}\n", "key 'auth.token.service': is required");
+  check("auth:\n  token: {realm: 'https://a/t', service: s, rootcertbundle: /b}\n", "key 'auth.token.issuer': is required");
+  check("auth:\n  token: {realm: 'https://a/t', service: s, issuer: i}\n", "needs rootcertbundle");
+  check("auth:\n  token: {service: s, issuer: i, rootcertbundle: /b}\n", "key 'auth.token.realm': is required");
+  check("auth:\n  token: {realm: 'ftp://a', service: s, issuer: i, rootcertbundle: /b}\n", "must be an http:// or https:// URL");
+  check("auth:\n  token: {service: s, issuer: i, signingkey: /k}\n", "key 'auth.token.signingkey': needs auth.htpasswd");
+  check("auth:\n  htpasswd: {realm: r, path: /p}\n  token: {realm: 'https://a/t', service: s, issuer: i, rootcertbundle: /b}\n",
+        "registry.yml:3: key 'auth.token': with auth.htpasswd beside it needs signingkey");
+  check("auth:\n  htpasswd: {realm: r, path: /p}\n  token: {service: s, issuer: i, signingkey: /k, expiration: 30}\n",
+        "key 'auth.token.expiration': must be at least 60");
+  check("auth:\n  token: {service: s, issuer: i, signingkey: /k, lifetime: 5}\n", "key 'auth.token.lifetime': unknown key");
+}
+
+TEST_CASE("access: groups and rules reach the policy") {
+  rs::testing::TempDir dir;
+  auto c = load(dir,
+                "auth: {htpasswd: {realm: r, path: /p}}\n"
+                "access:\n"
+                "  groups: {developers: [alice, bob]}\n"
+                "  rules:\n"
+                "    - {repository: 'public/**', anonymous: [pull], authenticated: [pull, push]}\n"
+                "    - {repository: 'team/*', users: {carol: [pull, delete]}, groups: {developers: [pull, push]}}\n");
+  REQUIRE(c.ok());
+  REQUIRE(c->access);
+  const AccessPolicy& a = *c->access;
+  CHECK(a.grants_anonymous());
+  CHECK(a.granted(std::nullopt, "public/x/y") == kPull);
+  CHECK(a.granted(std::string("zed"), "public/x") == (kPull | kPush));
+  CHECK(a.granted(std::string("bob"), "team/app") == (kPull | kPush));
+  CHECK(a.granted(std::string("carol"), "team/app") == (kPull | kDelete));
+  CHECK(a.granted(std::string("carol"), "team/app/sub") == 0);
+  CHECK(a.granted(std::nullopt, "team/app") == 0);
+}
+
+TEST_CASE("access: every mistake listed with its line, and never without users") {
+  rs::testing::TempDir dir;
+  auto check = [&](const std::string& yaml, const std::string& expected) {
+    INFO(yaml);
+    auto c = load(dir, "auth: {htpasswd: {realm: r, path: /p}}\n" + yaml);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.error().message, Catch::Contains(expected));
+  };
+  check("access: {rules: [{repository: 'a/**', users: {bob: [pull, write]}}]}\n",
+        "key 'access.rules[0].users.bob': 'write' is not an action");
+  check("access:\n  rules:\n    - {repository: 'a/**', groups: {ops: [pull]}}\n",
+        "registry.yml:4: key 'access.rules[0].groups.ops': no such group in access.groups");
+  check("access: {rules: [{repository: 'a**b'}]}\n", "key 'access.rules[0].repository': the pattern has '**' inside a segment");
+  check("access: {rules: [{anonymous: [pull]}]}\n", "key 'access.rules[0].repository': is required");
+  check("access: {rules: [{repository: x, everyone: [pull]}]}\n", "key 'access.rules[0].everyone': unknown key");
+  check("access: {groups: {devs: alice}, rules: []}\n", "key 'access.groups.devs': expected a list of users");
+  check("access: {}\n", "key 'access.rules': is required");
+  check("access: {rules: [{repository: x, users: {'a:b': [pull]}}]}\n", "is not a user name");
+  auto open = load(dir, "access: {rules: [{repository: '**', anonymous: [pull]}]}\n");
+  REQUIRE_FALSE(open.ok());
+  CHECK_THAT(open.error().message, Catch::Contains("key 'access': needs auth.htpasswd"));
 }
 
 TEST_CASE("auth.htpasswd needs realm and path, both non-empty, and nothing else") {
