@@ -12,6 +12,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <unistd.h>
@@ -92,7 +93,17 @@ int connect_to(std::uint16_t port) {
   to.sin_family = AF_INET;
   to.sin_port = htons(port);
   to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) die("connect");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) == 0) return fd;
+  // A signal (libFuzzer's timers) interrupted the wait: the connection goes on being made;
+  // wait for it and read how it ended.
+  if (errno != EINTR) die("connect");
+  pollfd p{fd, POLLOUT, 0};
+  int ready;
+  while ((ready = ::poll(&p, 1, 8000)) < 0 && errno == EINTR) {
+  }
+  int error = 0;
+  socklen_t size = sizeof error;
+  if (ready != 1 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) != 0 || error != 0) die("connect");
   return fd;
 }
 
