@@ -215,21 +215,29 @@ Result<TokenClaims> TokenAuthority::verify_uncached(std::string_view token) cons
   if (!verify_signature(algorithm, key.get(), jws->signing_input, jws->signature))
     return bad("the token's signature does not verify");
 
-  auto claims = parse_json(jws->payload);
+  auto claims = read_claims(jws->payload, options_, now(), tuning_.leeway);
+  if (claims) claims->own = own;
+  return claims;
+}
+
+Result<TokenClaims> read_claims(const std::string& payload, const TokenOptions& options,
+                                std::chrono::system_clock::time_point t, std::chrono::seconds leeway) {
+  auto bad = [](const std::string& why) { return make_error(Errc::invalid_argument, why); };
+  auto claims = parse_json(payload);
   if (!claims) return bad("malformed token: the claims are not a JSON object");
   const Json& c = *claims;
   auto str = [&](const char* name) -> std::string {
     auto it = c.find(name);
     return it != c.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
-  if (str("iss") != options_.issuer) return bad("the token's issuer is not '" + options_.issuer + "'");
+  if (str("iss") != options.issuer) return bad("the token's issuer is not '" + options.issuer + "'");
   bool audience = false;
   if (auto aud = c.find("aud"); aud != c.end()) {
-    if (aud->is_string()) audience = aud->get_ref<const std::string&>() == options_.service;
+    if (aud->is_string()) audience = aud->get_ref<const std::string&>() == options.service;
     else if (aud->is_array())
-      for (const auto& a : *aud) audience = audience || (a.is_string() && a.get_ref<const std::string&>() == options_.service);
+      for (const auto& a : *aud) audience = audience || (a.is_string() && a.get_ref<const std::string&>() == options.service);
   }
-  if (!audience) return bad("the token is not for service '" + options_.service + "'");
+  if (!audience) return bad("the token is not for service '" + options.service + "'");
   const auto seconds = [&](const char* name) -> std::optional<long long> {
     auto it = c.find(name);
     if (it == c.end() || !it->is_number()) return std::nullopt;
@@ -237,16 +245,14 @@ Result<TokenClaims> TokenAuthority::verify_uncached(std::string_view token) cons
     if (!(v > -1e12 && v < 1e12)) return std::nullopt;
     return static_cast<long long>(v);
   };
-  const auto t = now();
   const auto exp = seconds("exp");
   if (!exp) return bad("malformed token: no exp");
   TokenClaims out;
   out.expires = std::chrono::system_clock::time_point(std::chrono::seconds(*exp));
-  if (out.expires + tuning_.leeway <= t) return bad("the token has expired");
-  if (auto nbf = seconds("nbf"); nbf && std::chrono::system_clock::time_point(std::chrono::seconds(*nbf)) > t + tuning_.leeway)
+  if (out.expires + leeway <= t) return bad("the token has expired");
+  if (auto nbf = seconds("nbf"); nbf && std::chrono::system_clock::time_point(std::chrono::seconds(*nbf)) > t + leeway)
     return bad("the token is not valid yet");
   out.subject = str("sub");
-  out.own = own;
   if (auto access = c.find("access"); access != c.end() && access->is_array()) {
     if (access->size() > kMaxGrants) return bad("malformed token: more than 256 access entries");
     for (const auto& a : *access) {

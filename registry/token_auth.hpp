@@ -54,6 +54,12 @@ struct TokenClaims {
   Actions granted(std::string_view type, std::string_view name) const;
 };
 
+// The claims of a token's payload (its signature checked before): issuer and audience as
+// `options` says, exp (and nbf) around `now` within `leeway`, the access entries (at most
+// 256; unknown actions dropped). An error says what is wrong.
+Result<TokenClaims> read_claims(const std::string& payload, const TokenOptions& options,
+                                std::chrono::system_clock::time_point now, std::chrono::seconds leeway);
+
 struct TokenAuthorityOptions {
   std::size_t cache_entries = 4096;  // verified tokens remembered until they expire
   std::chrono::seconds leeway{60};   // clock skew allowed on exp and nbf
