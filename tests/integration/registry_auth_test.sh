@@ -26,11 +26,11 @@ expect_eq "a refused user leaves the file alone" 1 "$(wc -l <"$pw")"
 
 cat >"$RS_TMP/bad.yml" <<YML
 auth:
-  token: {realm: x}
+  ldap: {realm: x}
 YML
 "$RS_BIN" serve --listen 127.0.0.1:0 --root "$RS_TMP/root" --config "$RS_TMP/bad.yml" >"$RS_TMP/bad.out" 2>&1
 expect_eq "an auth method we cannot honour: exit 2, never served open" 2 $?
-expect_match "... with a clear message" "key 'auth.token': not supported" "$(cat "$RS_TMP/bad.out")"
+expect_match "... with a clear message" "key 'auth.ldap': unknown key: only auth.htpasswd and auth.token are supported" "$(cat "$RS_TMP/bad.out")"
 cat >"$RS_TMP/missing.yml" <<YML
 auth: {htpasswd: {realm: r, path: $RS_TMP/absent}}
 YML
