@@ -237,6 +237,12 @@ std::optional<BasicCredentials> parse_basic_authorization(std::string_view heade
 
 // ---- the checker ----
 
+std::string HtpasswdChecker::dummy_hash_locked() {
+  // The first entry's hash stands for the file's cost: verifying against it with a password
+  // that is not its user's takes as long and fails (the result is thrown away anyway).
+  return users_.empty() ? std::string() : users_.begin()->second;
+}
+
 HtpasswdChecker::HtpasswdChecker(std::string path, HtpasswdCheckerOptions options)
     : path_(std::move(path)), options_(std::move(options)) {
   if (!options_.log_error) {
@@ -354,12 +360,19 @@ HtpasswdChecker::Outcome HtpasswdChecker::check(const BasicCredentials& credenti
   const auto t = now();
   std::string hash, key;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
     if (auto wait = throttled(remote, t)) return {Verdict::throttled, *wait};
     maybe_reload(t);
     auto found = hash_of(credentials.user);
     if (!found) {
-      failed(remote, t);
+      // An unknown user costs what a known one does: the time of the answer must not tell
+      // which users exist. The bcrypt is made against a hash of the file's own cost.
+      const std::string dummy = dummy_hash_locked();
+      lock.unlock();
+      (void)crypt_verify(credentials.password, dummy.empty() ? kFallbackDummyHash : dummy);
+      lock.lock();
+      ++crypt_calls_;
+      failed(remote, now());
       return {Verdict::denied, {}};
     }
     hash = std::move(*found);
@@ -383,7 +396,7 @@ bool HtpasswdChecker::would_block(const BasicCredentials& credentials) {
   const auto t = now();
   std::lock_guard lock(mu_);
   auto found = hash_of(credentials.user);
-  if (!found) return false;
+  if (!found) return true;  // the dummy bcrypt
   auto it = cache_.find(cache_key(credentials.user, credentials.password, *found));
   return it == cache_.end() || t >= it->second.expires;
 }

@@ -29,6 +29,9 @@ inline constexpr std::size_t kMaxHtpasswdBytes = 1024 * 1024;
 inline constexpr std::size_t kMaxHtpasswdLine = 4096;
 inline constexpr std::size_t kMaxUserName = 256;
 inline constexpr std::size_t kMaxAuthorizationBytes = 4096;
+// An unknown user's password is checked against a hash of the file's cost, or this one (cost
+// 10, of no password anyone knows) when the file has no entries.
+inline constexpr const char* kFallbackDummyHash = "$2y$10$gPuREVHEsfI7NcYnHV5j9OXgihRHRilOv8kPedGlKkqV2g0p85.kq";
 
 struct HtpasswdEntry {
   std::string user;
@@ -118,6 +121,7 @@ class HtpasswdChecker {
   std::chrono::steady_clock::time_point now() const;
   void maybe_reload(std::chrono::steady_clock::time_point now);  // with mu_ held
   std::optional<std::string> hash_of(std::string_view user) const;  // with mu_ held
+  std::string dummy_hash_locked();  // what an unknown user's password is checked against
   bool cached(const std::string& key, std::chrono::steady_clock::time_point now);  // with mu_ held
   void remember(const std::string& key, std::chrono::steady_clock::time_point now);  // with mu_ held
   std::optional<std::chrono::seconds> throttled(const std::string& remote, std::chrono::steady_clock::time_point now);

@@ -308,3 +308,18 @@ TEST_CASE("the checker is safe to call from several threads") {
   for (auto& t : threads) t.join();
   CHECK(allowed == 200);
 }
+
+TEST_CASE("an unknown user costs a bcrypt like a known one: the answer's time does not tell who exists") {
+  Fixture f(std::string("alice:") + kAlice + "\n");
+  CHECK(f.checker->would_block({"mallory", "x"}));
+  const auto t0 = Clock::now();
+  CHECK(f.check("alice", "wrong") == HtpasswdChecker::Verdict::denied);
+  const auto known = Clock::now() - t0;
+  const auto t1 = Clock::now();
+  CHECK(f.check("mallory", "x") == HtpasswdChecker::Verdict::denied);
+  const auto unknown = Clock::now() - t1;
+  CHECK(f.checker->crypt_calls() == 2);
+  std::printf("wrong password: %.1f ms, unknown user: %.1f ms\n",
+              std::chrono::duration<double, std::milli>(known).count(),
+              std::chrono::duration<double, std::milli>(unknown).count());
+}
