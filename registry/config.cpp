@@ -21,8 +21,17 @@ namespace {
 struct Problems {
   std::string file;
   std::vector<std::string> list;
+  std::vector<std::string> warnings;
+  std::string where(const YAML::Node& node, const std::string& key) const {
+    // (A node an environment variable set has no line.)
+    const int line = node.Mark().line;
+    return (line >= 0 ? file + ":" + std::to_string(line + 1) : std::string("environment")) + ": key '" + key + "': ";
+  }
   void add(const YAML::Node& node, const std::string& key, const std::string& what) {
-    list.push_back(file + ":" + std::to_string(node.Mark().line + 1) + ": key '" + key + "': " + what);
+    list.push_back(where(node, key) + what);
+  }
+  void warn(const YAML::Node& node, const std::string& key, const std::string& what) {
+    warnings.push_back(where(node, key) + what);
   }
 };
 
@@ -135,13 +144,53 @@ void read_duration(const YAML::Node& node, const std::string& key, std::chrono::
 }
 
 // storage: registry:2's section; of it, maintenance.uploadpurging.
-void read_storage(const YAML::Node& n, Config& config, Problems& p) {
+void read_storage(const YAML::Node& n, Config& config, Problems& p, bool root_given) {
   if (!n.IsMap()) return p.add(n, "storage", "expected a mapping");
-  check_keys(n, "storage.", {"maintenance"}, p);
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (key == "filesystem" || key == "delete" || key == "maintenance") continue;
+    if (key == "cache" || key == "redirect" || key == "tag")
+      p.warn(kv.first, "storage." + key, "ignored (registry:2 tuning this registry does not need)");
+    else if (key == "s3" || key == "azure" || key == "gcs" || key == "swift" || key == "oss" || key == "inmemory")
+      p.add(kv.first, "storage." + key,
+            "storage driver not supported: only filesystem is (refusing to start rather than keep the data elsewhere "
+            "than configured)");
+    else p.add(kv.first, "storage." + key, "unknown key");
+  }
+  if (auto fs = n["filesystem"]) {
+    if (!fs.IsMap()) {
+      p.add(fs, "storage.filesystem", "expected a mapping with rootdirectory");
+    } else {
+      for (const auto& kv : fs) {
+        const auto key = kv.first.Scalar();
+        if (key == "maxthreads") p.warn(kv.first, "storage.filesystem.maxthreads", "ignored (see workers)");
+        else if (key != "rootdirectory") p.add(kv.first, "storage.filesystem." + key, "unknown key");
+      }
+      if (auto r = fs["rootdirectory"]) {
+        if (root_given) p.add(r, "storage.filesystem.rootdirectory", "set twice: also given as root");
+        else if (read_scalar(r, "storage.filesystem.rootdirectory", config.root, p, "a directory") && config.root.empty())
+          p.add(r, "storage.filesystem.rootdirectory", "is empty");
+      }
+    }
+  }
+  if (auto d = n["delete"]) {
+    if (!d.IsMap()) {
+      p.add(d, "storage.delete", "expected a mapping with enabled");
+    } else {
+      check_keys(d, "storage.delete.", {"enabled"}, p);
+      if (auto e = d["enabled"]) read_scalar(e, "storage.delete.enabled", config.api.delete_enabled, p, "true or false");
+    }
+  }
   auto maintenance = n["maintenance"];
   if (!maintenance) return;
   if (!maintenance.IsMap()) return p.add(maintenance, "storage.maintenance", "expected a mapping");
-  check_keys(maintenance, "storage.maintenance.", {"uploadpurging"}, p);
+  for (const auto& kv : maintenance) {
+    const auto key = kv.first.Scalar();
+    // Ignoring a read-only switch would let writes in: refused.
+    if (key == "readonly")
+      p.add(kv.first, "storage.maintenance.readonly", "not supported (refusing to start rather than accept writes)");
+    else if (key != "uploadpurging") p.add(kv.first, "storage.maintenance." + key, "unknown key");
+  }
   auto purging = maintenance["uploadpurging"];
   if (!purging) return;
   const std::string prefix = "storage.maintenance.uploadpurging";
@@ -152,6 +201,46 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p) {
   if (auto v = purging["age"]) read_duration(v, prefix + ".age", o.age, p);
   if (auto v = purging["interval"]) read_duration(v, prefix + ".interval", o.interval, p);
   if (auto v = purging["dryrun"]) read_scalar(v, prefix + ".dryrun", o.dry_run, p, "true or false");
+}
+
+// http: registry:2's section; of it addr (our listen) and secret (no use here). TLS is not
+// served yet: asked for, it is an error, never plain HTTP instead.
+void read_http(const YAML::Node& n, Config& config, Problems& p, bool listen_given) {
+  if (!n.IsMap()) return p.add(n, "http", "expected a mapping");
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (key == "addr") continue;
+    if (key == "secret")
+      p.warn(kv.first, "http.secret", "ignored: no upload state is handed to clients here, so none is signed");
+    else if (key == "tls")
+      p.add(kv.first, "http.tls", "not supported yet (refusing to serve plain HTTP where TLS was asked for)");
+    else if (key == "net") {
+      std::string net;
+      if (read_scalar(kv.second, "http.net", net, p, "tcp") && net != "tcp")
+        p.add(kv.second, "http.net", "only tcp is supported");
+    } else if (key == "host" || key == "prefix" || key == "relativeurls" || key == "headers" || key == "debug" ||
+               key == "http2" || key == "draintimeout" || key == "h2c")
+      p.warn(kv.first, "http." + key, "ignored (not supported)");
+    else p.add(kv.first, "http." + key, "unknown key");
+  }
+  if (auto a = n["addr"]) {
+    std::string addr;
+    if (listen_given) p.add(a, "http.addr", "set twice: also given as listen");
+    else if (read_scalar(a, "http.addr", addr, p, "ADDR:PORT"))
+      if (auto r = set_listen(config, addr); !r) p.add(a, "http.addr", r.error().message);
+  }
+}
+
+// The registry:2 sections this registry has no use for: each named in a warning.
+void warn_unsupported(const YAML::Node& doc, Problems& p) {
+  static const std::set<std::string> ignored{"health", "notifications", "redis", "reporting", "validation",
+                                             "compatibility", "middleware", "loglevel"};
+  for (const auto& kv : doc) {
+    const auto key = kv.first.Scalar();
+    if (ignored.count(key)) p.warn(kv.first, key, "ignored (a registry:2 section this registry does not support)");
+    if (key == "proxy")
+      p.add(kv.first, "proxy", "a pull-through cache is not supported yet (refusing to start as a plain registry instead)");
+  }
 }
 
 // A non-empty string at `key` of map `m` into `out`; false (with a problem when given) if not.
@@ -345,6 +434,64 @@ void read_access(const YAML::Node& n, Config& config, Problems& p) {
   config.access = AccessPolicy(std::move(groups), std::move(rules));
 }
 
+// registry:2's environment overrides that mean something here: REGISTRY_A_B_C sets a.b.c.
+const std::map<std::string, std::vector<std::string>, std::less<>>& environment_keys() {
+  static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
+      {"REGISTRY_HTTP_ADDR", {"http", "addr"}},
+      {"REGISTRY_HTTP_SECRET", {"http", "secret"}},
+      {"REGISTRY_HTTP_TLS_CERTIFICATE", {"http", "tls", "certificate"}},
+      {"REGISTRY_HTTP_TLS_KEY", {"http", "tls", "key"}},
+      {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", {"storage", "filesystem", "rootdirectory"}},
+      {"REGISTRY_STORAGE_DELETE_ENABLED", {"storage", "delete", "enabled"}},
+      {"REGISTRY_LOG_LEVEL", {"log", "level"}},
+      {"REGISTRY_AUTH_HTPASSWD_REALM", {"auth", "htpasswd", "realm"}},
+      {"REGISTRY_AUTH_HTPASSWD_PATH", {"auth", "htpasswd", "path"}},
+      {"REGISTRY_AUTH_TOKEN_REALM", {"auth", "token", "realm"}},
+      {"REGISTRY_AUTH_TOKEN_SERVICE", {"auth", "token", "service"}},
+      {"REGISTRY_AUTH_TOKEN_ISSUER", {"auth", "token", "issuer"}},
+      {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", {"auth", "token", "rootcertbundle"}},
+  };
+  return keys;
+}
+
+constexpr std::size_t kMaxEnvironmentValue = 4096;
+
+// Sets each known variable's key in `doc` (a mapping), over what the file says; a variable
+// that names nothing known here is a warning (skopeo's REGISTRY_AUTH_FILE, say).
+void apply_environment(YAML::Node& doc, const Environment& environment, std::vector<std::string>& warnings) {
+  for (const auto& [name, value] : environment) {
+    auto it = environment_keys().find(name);
+    if (it == environment_keys().end()) {
+      warnings.push_back("environment: " + name.substr(0, 100) + " ignored (no such setting here)");
+      continue;
+    }
+    if (value.size() > kMaxEnvironmentValue) {
+      warnings.push_back("environment: " + name + " ignored (longer than 4096 bytes)");
+      continue;
+    }
+    // the listen/root spellings of ours give way to the variable's.
+    if (name == "REGISTRY_HTTP_ADDR") doc.remove("listen");
+    if (name == "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY") doc.remove("root");
+    YAML::Node at = doc;
+    const auto& keys = it->second;
+    bool blocked = false;
+    for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+      YAML::Node next = at[keys[i]];
+      if (!next || next.IsNull()) {
+        at[keys[i]] = YAML::Node(YAML::NodeType::Map);
+        next = at[keys[i]];
+      }
+      if (!next.IsMap()) {
+        blocked = true;
+        break;
+      }
+      at.reset(next);
+    }
+    if (blocked) warnings.push_back("environment: " + name + " ignored (the file's value there is not a mapping)");
+    else at[keys.back()] = value;
+  }
+}
+
 }  // namespace
 
 Result<void> set_listen(Config& config, const std::string& listen) {
@@ -391,15 +538,26 @@ Result<void> resolve_listen(Config& config) {
   return ok();
 }
 
-Result<Config> load_config(const std::string& path) {
+Result<Config> load_config(const std::string& path, const Environment& environment) {
   auto text = read_config_file(path);
   if (!text) return make_error(Errc::invalid_argument, text.error().message);
-  return parse_config(*text, path);
+  return parse_config(*text, path, environment);
 }
 
-Result<Config> parse_config(const std::string& text, const std::string& path) {
+Environment registry_environment(char** envp) {
+  Environment out;
+  for (; envp && *envp; ++envp) {
+    const std::string_view entry(*envp);
+    const auto eq = entry.find('=');
+    if (eq == std::string_view::npos || entry.substr(0, 9) != "REGISTRY_") continue;
+    out.emplace_back(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return out;
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& path, const Environment& environment) {
   Config config;
-  Problems p{path, {}};
+  Problems p{path, {}, {}};
   YAML::Node doc;
   try {
     doc = YAML::Load(text);
@@ -414,9 +572,24 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       message += "\n  " + path + ":" + std::to_string(f.line) + ": key '" + f.key + "': " + f.message;
     return make_error(Errc::invalid_argument, message);
   }
+  if (!environment.empty()) {
+    if (doc.IsNull()) doc = YAML::Node(YAML::NodeType::Map);
+    if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
+    apply_environment(doc, environment, config.warnings);
+  }
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
-  check_keys(doc, "", {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access"}, p);
+  check_keys(doc, "",
+             {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access", "version",
+              "http", "health", "notifications", "redis", "reporting", "validation", "compatibility", "middleware",
+              "proxy", "loglevel"},
+             p);
+  warn_unsupported(doc, p);
+  if (auto v = doc["version"]) {
+    std::string version;
+    if (read_scalar(v, "version", version, p, "0.1") && version != "0.1") p.add(v, "version", "must be 0.1 (registry:2's)");
+  }
+  if (auto n = doc["http"]) read_http(n, config, p, static_cast<bool>(doc["listen"]));
 
   if (auto n = doc["listen"]) {
     std::string listen;
@@ -441,9 +614,27 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     if (!n.IsMap()) {
       p.add(n, "log", "expected a mapping");
     } else {
-      check_keys(n, "log.", {"level", "access"}, p);
+      for (const auto& kv : n) {
+        const auto key = kv.first.Scalar();
+        if (key == "formatter" || key == "fields" || key == "hooks" || key == "reportcaller")
+          p.warn(kv.first, "log." + key, "ignored (the log is systemd's journal format)");
+        else if (key != "level" && key != "access" && key != "accesslog") p.add(kv.first, "log." + key, "unknown key");
+      }
+      if (auto a = n["accesslog"]) {
+        // registry:2's log.accesslog.disabled.
+        if (!a.IsMap()) p.add(a, "log.accesslog", "expected a mapping with disabled");
+        else {
+          check_keys(a, "log.accesslog.", {"disabled"}, p);
+          bool disabled = false;
+          if (auto d = a["disabled"]; d && read_scalar(d, "log.accesslog.disabled", disabled, p, "true or false"))
+            config.server.access_log = !disabled;
+        }
+      }
       if (auto l = n["level"]) {
         if (read_scalar(l, "log.level", config.log_level, p, "a level")) {
+          // registry:2's (logrus's) names too.
+          if (config.log_level == "warning") config.log_level = "warn";
+          if (config.log_level == "fatal" || config.log_level == "panic") config.log_level = "error";
           static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
           if (!levels.count(config.log_level)) p.add(l, "log.level", "must be one of trace, debug, info, warn, error, off");
         }
@@ -488,7 +679,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
       if (auto v = n["shutdown_grace_s"]) read_seconds(v, "limits.shutdown_grace_s", config.server.shutdown_grace, p);
     }
   }
-  if (auto n = doc["storage"]) read_storage(n, config, p);
+  if (auto n = doc["storage"]) read_storage(n, config, p, static_cast<bool>(doc["root"]));
   if (auto n = doc["auth"]) read_auth(n, config, p);
   if (auto n = doc["access"]) {
     read_access(n, config, p);
@@ -502,6 +693,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path) {
     for (const auto& line : p.list) message += "\n  " + line;
     return make_error(Errc::invalid_argument, message);
   }
+  config.warnings.insert(config.warnings.end(), p.warnings.begin(), p.warnings.end());
   return config;
 }
 

@@ -12,6 +12,8 @@
 
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rs::registry {
 
@@ -25,6 +27,7 @@ struct Config {
   std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; with no auth every request is let in
   std::optional<TokenOptions> token;        // auth.token: Bearer tokens (own or an issuer's)
   std::optional<AccessPolicy> access;       // access: none, and a user may do everything
+  std::vector<std::string> warnings;        // keys ignored, each with where and why (serve logs them)
 };
 
 // What a config may ask for at most: beyond these a value is a mistake (and some overflowed).
@@ -85,8 +88,21 @@ bool is_loopback_address(const std::string& address);
 // (auth: htpasswd and/or token; another method (silly, ldap) is an error, never served open;
 // seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
 // a minute to 87600h; the file at most 1 MiB, keys plain and each set once).
-Result<Config> load_config(const std::string& path);
+// REGISTRY_* variables (registry:2's overrides), name and value.
+using Environment = std::vector<std::pair<std::string, std::string>>;
+// The REGISTRY_* variables of an environment block (environ).
+Environment registry_environment(char** envp);
+
+// registry:2's config.yml works too: version, http.addr, http.secret (ignored, warned),
+// storage.filesystem.rootdirectory, storage.delete.enabled, log.level, log.accesslog,
+// auth; the sections we do not serve are warned about (health, notifications, redis, ...)
+// or refused where ignoring them would weaken security or misplace data (http.tls until
+// it is served, storage drivers other than filesystem, storage.maintenance.readonly,
+// proxy). `environment` overrides keys as registry:2's REGISTRY_* variables do
+// (REGISTRY_HTTP_ADDR, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_AUTH_HTPASSWD_PATH,
+// ...); one naming nothing known is a warning.
+Result<Config> load_config(const std::string& path, const Environment& environment = {});
 // The same for a config's text; `path` names it in problems.
-Result<Config> parse_config(const std::string& text, const std::string& path);
+Result<Config> parse_config(const std::string& text, const std::string& path, const Environment& environment = {});
 
 }  // namespace rs::registry

@@ -16,6 +16,8 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+extern char** environ;
+
 #include <cstdio>
 #include <memory>
 
@@ -29,8 +31,9 @@ constexpr const char* kHelp =
     "(ROOT/docker/registry/v2/...), so a docker-registry data directory works as is.\n"
     "\n"
     "options:\n"
-    "  --config FILE       YAML config (keys: listen, root, delete, threads, log, limits,\n"
-    "                      storage.maintenance.uploadpurging, auth.htpasswd)\n"
+    "  --config FILE       YAML config (keys: listen, root, delete, threads, workers, log,\n"
+    "                      limits, storage, auth.htpasswd, auth.token, access; registry:2's\n"
+    "                      config.yml works as is: version, http.addr, storage.filesystem...)\n"
     "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000; a host name or\n"
     "                      ':PORT' for every interface work too)\n"
     "  --root DIR          storage root (default /var/lib/registry)\n"
@@ -41,8 +44,13 @@ constexpr const char* kHelp =
     "finishes requests in flight (bounded), exits 0.\n"
     "\n"
     "auth.htpasswd {realm, path}: every request needs HTTP Basic credentials of a user\n"
-    "of that file (bcrypt entries; see 'registry-setup htpasswd'). Without it, anyone who\n"
-    "can reach the address can push and delete.\n"
+    "of that file (bcrypt entries; see 'registry-setup htpasswd'). auth.token: Bearer\n"
+    "tokens, from this registry's /auth/token (signingkey) or an issuer's (rootcertbundle).\n"
+    "access: who may pull, push, delete which repositories. Without auth, anyone who can\n"
+    "reach the address can push and delete.\n"
+    "\n"
+    "environment: registry:2's REGISTRY_* overrides (REGISTRY_HTTP_ADDR,\n"
+    "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_AUTH_HTPASSWD_PATH, ...).\n"
     "\n"
     "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config or --listen,\n"
     "            3 cannot serve (listen, storage)\n";
@@ -63,15 +71,15 @@ int serve_command(const std::vector<std::string>& argv) {
     std::fprintf(stderr, "registry-setup serve: unexpected argument '%s'\n", args->positionals[0].c_str());
     return 1;
   }
-  Config config;
-  if (auto file = args->get("--config")) {
-    auto loaded = load_config(*file);
-    if (!loaded) {
-      std::fprintf(stderr, "registry-setup serve: %s\n", loaded.error().message.c_str());
-      return 2;
-    }
-    config = std::move(*loaded);
+  // registry:2's REGISTRY_* overrides, over the file or over the defaults.
+  const Environment environment = registry_environment(environ);
+  auto file = args->get("--config");
+  auto loaded = file ? load_config(*file, environment) : parse_config("", "(no config)", environment);
+  if (!loaded) {
+    std::fprintf(stderr, "registry-setup serve: %s\n", loaded.error().message.c_str());
+    return 2;
   }
+  Config config = std::move(*loaded);
   if (auto listen = args->get("--listen")) {
     if (auto r = set_listen(config, *listen); !r) {
       std::fprintf(stderr, "registry-setup serve: %s\n", r.error().message.c_str());
@@ -86,6 +94,7 @@ int serve_command(const std::vector<std::string>& argv) {
   log::set_level(config.log_level);
   if (args->count("-v") + args->count("--verbose") > 0) log::set_level("debug");
   auto log = log::get("registry");
+  for (const auto& warning : config.warnings) log->warn("config: {}", warning);
 
   if (auto r = make_dirs(config.root); !r) {
     log->error("storage root '{}': {}", config.root, r.error().message);

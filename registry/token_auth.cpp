@@ -8,6 +8,7 @@
 #include <openssl/x509.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <iterator>
 
@@ -18,6 +19,7 @@ using Json = nlohmann::json;
 
 constexpr std::size_t kMaxGrants = 256;
 constexpr std::size_t kMaxJsonDepth = 16;
+constexpr double kLatestTime = 4e9;  // seconds since the epoch: 2096
 
 // A claim set or header parsed without exceptions, nesting bounded (nlohmann's parser
 // recurses per level).
@@ -242,8 +244,9 @@ Result<TokenClaims> read_claims(const std::string& payload, const TokenOptions& 
     auto it = c.find(name);
     if (it == c.end() || !it->is_number()) return std::nullopt;
     const double v = it->get<double>();
-    if (!(v > -1e12 && v < 1e12)) return std::nullopt;
-    return static_cast<long long>(v);
+    if (v != v) return std::nullopt;  // NaN
+    // Times past 2096 mean "never" and stay there: the clock's nanoseconds end in 2262.
+    return static_cast<long long>(std::clamp(v, 0.0, kLatestTime));
   };
   const auto exp = seconds("exp");
   if (!exp) return bad("malformed token: no exp");

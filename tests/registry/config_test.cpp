@@ -116,15 +116,15 @@ TEST_CASE("every bad upload purging value is listed with its line") {
   auto c = load(dir,
                 "storage:\n  maintenance:\n    uploadpurging:\n      enabled: sometimes\n      age: 168\n"
                 "      interval: 30s\n      dryrun: false\n      every: 1h\n    readonly: {enabled: true}\n"
-                "  cache: {}\n");
+                "  cachex: {}\n");
   REQUIRE_FALSE(c.ok());
   const std::string& m = c.error().message;
   CHECK_THAT(m, Catch::Contains("registry.yml:4: key 'storage.maintenance.uploadpurging.enabled': expected true or false"));
   CHECK_THAT(m, Catch::Contains("registry.yml:5: key 'storage.maintenance.uploadpurging.age': expected a duration such as 168h"));
   CHECK_THAT(m, Catch::Contains("registry.yml:6: key 'storage.maintenance.uploadpurging.interval': must be at least 1m"));
   CHECK_THAT(m, Catch::Contains("registry.yml:8: key 'storage.maintenance.uploadpurging.every': unknown key"));
-  CHECK_THAT(m, Catch::Contains("registry.yml:9: key 'storage.maintenance.readonly': unknown key"));
-  CHECK_THAT(m, Catch::Contains("registry.yml:10: key 'storage.cache': unknown key"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:9: key 'storage.maintenance.readonly': not supported (refusing to start rather than accept writes)"));
+  CHECK_THAT(m, Catch::Contains("registry.yml:10: key 'storage.cachex': unknown key"));
   for (const char* bad : {"1d", "h", "1h30", "-1h", "1.5h", "500ms", "''", "87601h", "99999999999999999999h"}) {
     INFO(bad);
     auto b = load(dir, std::string("storage: {maintenance: {uploadpurging: {age: ") + bad + "}}}\n");
@@ -306,4 +306,77 @@ TEST_CASE("loopback addresses: only those serve without the open-registry warnin
     INFO(a);
     CHECK_FALSE(is_loopback_address(a));
   }
+}
+
+TEST_CASE("registry:2's config.yml as is: its keys reach ours, what we ignore is warned about") {
+  rs::testing::TempDir dir;
+  auto c = load(dir,
+                "version: 0.1\n"
+                "log:\n  level: warning\n  formatter: text\n  fields: {service: registry}\n  accesslog: {disabled: true}\n"
+                "storage:\n  filesystem:\n    rootdirectory: /srv/registry\n  delete:\n    enabled: false\n"
+                "  cache:\n    blobdescriptor: inmemory\n"
+                "http:\n  addr: :5001\n  secret: asecretforlocaldevelopment\n  headers:\n    X-Content-Type-Options: [nosniff]\n"
+                "health:\n  storagedriver: {enabled: true, interval: 10s, threshold: 3}\n"
+                "auth:\n  htpasswd: {realm: basic-realm, path: /auth/htpasswd}\n");
+  REQUIRE(c.ok());
+  CHECK(c->root == "/srv/registry");
+  CHECK_FALSE(c->api.delete_enabled);
+  CHECK(c->server.address == "0.0.0.0");
+  CHECK(c->server.port == 5001);
+  CHECK(c->log_level == "warn");
+  CHECK_FALSE(c->server.access_log);
+  REQUIRE(c->htpasswd);
+  std::string all;
+  for (const auto& w : c->warnings) all += w + "\n";
+  INFO(all);
+  CHECK(c->warnings.size() == 6);
+  CHECK_THAT(all, Catch::Contains("registry.yml:4: key 'log.formatter': ignored"));
+  CHECK_THAT(all, Catch::Contains("key 'log.fields': ignored"));
+  CHECK_THAT(all, Catch::Contains("key 'storage.cache': ignored"));
+  CHECK_THAT(all, Catch::Contains("key 'http.secret': ignored: no upload state is handed to clients here"));
+  CHECK_THAT(all, Catch::Contains("key 'http.headers': ignored"));
+  CHECK_THAT(all, Catch::Contains("key 'health': ignored"));
+}
+
+TEST_CASE("registry:2 keys that would weaken security or misplace data are refused") {
+  rs::testing::TempDir dir;
+  auto check = [&](const std::string& yaml, const std::string& expected) {
+    INFO(yaml);
+    auto c = load(dir, yaml);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.error().message, Catch::Contains(expected));
+  };
+  check("http:\n  addr: :5000\n  tls: {certificate: /c, key: /k}\n", "registry.yml:3: key 'http.tls': not supported yet");
+  check("storage: {s3: {bucket: b}}\n", "key 'storage.s3': storage driver not supported");
+  check("proxy: {remoteurl: https://registry-1.docker.io}\n", "key 'proxy': a pull-through cache is not supported yet");
+  check("version: 0.2\n", "key 'version': must be 0.1");
+  check("listen: 127.0.0.1:5000\nhttp: {addr: :5001}\n", "key 'http.addr': set twice: also given as listen");
+  check("root: /a\nstorage: {filesystem: {rootdirectory: /b}}\n", "set twice: also given as root");
+  check("http: {net: unix, addr: /run/r.sock}\n", "key 'http.net': only tcp is supported");
+}
+
+TEST_CASE("REGISTRY_* variables override the file's keys, as registry:2's do") {
+  rs::testing::TempDir dir;
+  const auto path = (dir.path / "registry.yml").string();
+  std::ofstream(path) << "listen: 127.0.0.1:5000\nstorage: {filesystem: {rootdirectory: /from/file}}\n";
+  auto c = load_config(path, {{"REGISTRY_HTTP_ADDR", "127.0.0.2:6000"},
+                              {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/from/env"},
+                              {"REGISTRY_STORAGE_DELETE_ENABLED", "false"},
+                              {"REGISTRY_AUTH_HTPASSWD_REALM", "env realm"},
+                              {"REGISTRY_AUTH_HTPASSWD_PATH", "/env/htpasswd"},
+                              {"REGISTRY_AUTH_FILE", "/root/auth.json"}});
+  REQUIRE(c.ok());
+  CHECK(c->server.address == "127.0.0.2");
+  CHECK(c->server.port == 6000);
+  CHECK(c->root == "/from/env");
+  CHECK_FALSE(c->api.delete_enabled);
+  REQUIRE(c->htpasswd);
+  CHECK(c->htpasswd->realm == "env realm");
+  CHECK(c->htpasswd->path == "/env/htpasswd");
+  REQUIRE(c->warnings.size() == 1);
+  CHECK_THAT(c->warnings[0], Catch::Contains("REGISTRY_AUTH_FILE ignored"));
+  // Without a file, and a bad value named by where it came from.
+  auto bad = parse_config("", "(none)", {{"REGISTRY_STORAGE_DELETE_ENABLED", "perhaps"}});
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.error().message, Catch::Contains("environment: key 'storage.delete.enabled': expected true or false"));
 }

@@ -266,3 +266,21 @@ TEST_CASE("scopes as clients write them") {
   CHECK_FALSE(parse_scope("::pull"));
   CHECK(scope_text({"repository", "a", kPull | kPush}) == "repository:a:pull,push");
 }
+
+TEST_CASE("claims: times far in the future or past are clamped, never overflow the clock") {
+  TokenOptions o;
+  o.service = "s";
+  o.issuer = "i";
+  const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  auto far = read_claims(R"({"iss":"i","aud":"s","exp":16999999991})", o, now, std::chrono::seconds(60));
+  REQUIRE(far.ok());
+  CHECK(far->expires > now);
+  auto huge = read_claims(R"({"iss":"i","aud":"s","exp":1e300})", o, now, std::chrono::seconds(60));
+  CHECK(huge.ok());
+  auto negative = read_claims(R"({"iss":"i","aud":"s","exp":-1e300})", o, now, std::chrono::seconds(60));
+  REQUIRE_FALSE(negative.ok());
+  CHECK_THAT(negative.error().message, Catch::Contains("expired"));
+  auto late_nbf = read_claims(R"({"iss":"i","aud":"s","exp":1e300,"nbf":1e300})", o, now, std::chrono::seconds(60));
+  REQUIRE_FALSE(late_nbf.ok());
+  CHECK_THAT(late_nbf.error().message, Catch::Contains("not valid yet"));
+}
