@@ -580,7 +580,9 @@ Dispatch Api::handle(const Request& req) const {
       m.mount.reset();
       m.mount_from.clear();
     }
-    ctx.may_list = [this, &caller](std::string_view name) { return gate_->lists(*caller, name); };
+    // (Only the catalog, answered right here, uses it: the caller lives as long as this call.)
+    if (m.endpoint == Endpoint::catalog)
+      ctx.may_list = [this, &caller](std::string_view name) { return gate_->lists(*caller, name); };
   }
   // Deletion switched off is refused whatever the reference (the router cannot know).
   if ((m.endpoint == Endpoint::delete_manifest || m.endpoint == Endpoint::delete_blob) && !options_.delete_enabled)

@@ -197,9 +197,9 @@ bool Gate::serves_tokens(std::string_view target) const {
 }
 
 Response Gate::issue_token(const Request& req) const {
-  if (req.method != "GET" && req.method != "HEAD") {
+  if (req.method != "GET") {
     Response r = error_response(405, "UNSUPPORTED", "the token endpoint takes GET (OAuth2 POST is not served)");
-    r.set("Allow", "GET, HEAD");
+    r.set("Allow", "GET");
     return r;
   }
   const auto& token_options = options_.tokens->options();
