@@ -7,6 +7,7 @@
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/tls.hpp"
 #include "registry/token_auth.hpp"
 #include "registry/upload_purger.hpp"
 
@@ -27,6 +28,7 @@ struct Config {
   std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; with no auth every request is let in
   std::optional<TokenOptions> token;        // auth.token: Bearer tokens (own or an issuer's)
   std::optional<AccessPolicy> access;       // access: none, and a user may do everything
+  std::optional<TlsOptions> tls;            // http.tls: none, and the server speaks plain HTTP
   std::vector<std::string> warnings;        // keys ignored, each with where and why (serve logs them)
 };
 
