@@ -165,11 +165,14 @@ struct TlsContexts::Built {
       if (SSL_CTX_add1_chain_cert(c, (*chain)[i].get()) != 1)
         return make_error(Errc::invalid_argument, "certificate '" + o.certificate + "': chain certificate " +
                                                       std::to_string(i + 1) + ": " + openssl_reason("refused"));
-    if (SSL_CTX_use_PrivateKey(c, key->get()) != 1)
-      return make_error(Errc::invalid_argument, "key '" + o.key + "': " + openssl_reason("refused"));
-    if (SSL_CTX_check_private_key(c) != 1)
+    // (A renewal half done, a new certificate beside the old key, is the usual cause.)
+    if (X509_check_private_key((*chain)[0].get(), key->get()) != 1) {
+      ERR_clear_error();
       return make_error(Errc::invalid_argument,
                         "key '" + o.key + "' does not belong to certificate '" + o.certificate + "'");
+    }
+    if (SSL_CTX_use_PrivateKey(c, key->get()) != 1 || SSL_CTX_check_private_key(c) != 1)
+      return make_error(Errc::invalid_argument, "key '" + o.key + "': " + openssl_reason("refused"));
     SSL_CTX_set_min_proto_version(c, o.minimum == TlsVersion::tls13 ? TLS1_3_VERSION : TLS1_2_VERSION);
     SSL_CTX_set_cipher_list(c, kTls12Ciphers);
     // Kernel TLS where the kernel has it (sendfile over TLS); no renegotiation (a client could
