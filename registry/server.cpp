@@ -283,9 +283,10 @@ class TlsStream {
            ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_SSL &&
            ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
   }
-  // A close_notify, if the socket takes it now (the connection ends either way).
+  // A close_notify, if the socket takes it now (the connection ends either way); not in the
+  // middle of a step that waits (an alert cannot go out amid a record's retry).
   void notify_close() {
-    if (socket_.is_open() && SSL_is_init_finished(ssl_.get())) {
+    if (!waiting_ && socket_.is_open() && SSL_is_init_finished(ssl_.get())) {
       ERR_clear_error();
       (void)SSL_shutdown(ssl_.get());
       ERR_clear_error();
@@ -322,12 +323,15 @@ class TlsStream {
     void operator()(Self& self, beast::error_code wait_error = {}) {
       if (finished) return self.complete(ec, n);
       const bool continuation = std::exchange(started, true);
+      stream.waiting_ = false;
       if (wait_error) return self.complete(wait_error, 0);  // the socket was closed meanwhile
       // (A closed socket's number may belong to another connection by now: never used.)
       if (!stream.socket_.is_open()) ec = net::error::bad_descriptor;
-      else if (Want want = step(ec, n); want != Want::nothing)
+      else if (Want want = step(ec, n); want != Want::nothing) {
+        stream.waiting_ = true;
         return stream.socket_.async_wait(want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write,
                                          std::move(self));
+      }
       if (continuation) return self.complete(ec, n);
       finished = true;
       net::post(stream.socket_.get_executor(), std::move(self));
@@ -363,6 +367,7 @@ class TlsStream {
 
   // Without partial writes: all of it, or a wait, after which the same call goes on.
   Want write(const char* data, std::size_t size, beast::error_code& ec, std::size_t& n) {
+    if (size == 0) return Want::nothing;  // (OpenSSL refuses an empty write)
     errno = 0;
     ERR_clear_error();
     const int r = SSL_write_ex(ssl_.get(), data, size, &n);
@@ -397,7 +402,8 @@ class TlsStream {
 
   tcp::socket& socket_;
   std::unique_ptr<SSL, SslFree> ssl_;
-  std::string gather_;  // a small write sequence made one buffer
+  std::string gather_;    // a small write sequence made one buffer
+  bool waiting_ = false;  // a step waits for the socket
 };
 
 // The answer to plain HTTP on a TLS port, then the connection closes.
