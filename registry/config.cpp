@@ -8,6 +8,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <fstream>
@@ -203,8 +204,80 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p, bool root_gi
   if (auto v = purging["dryrun"]) read_scalar(v, prefix + ".dryrun", o.dry_run, p, "true or false");
 }
 
-// http: registry:2's section; of it addr (our listen) and secret (no use here). TLS is not
-// served yet: asked for, it is an error, never plain HTTP instead.
+bool read_text(const YAML::Node& m, const char* key, const std::string& prefix, std::string& out, Problems& p,
+               const char* expected);
+
+constexpr std::size_t kMaxClientCas = 100;
+
+// http.tls: registry:2's certificate, key, clientcas, minimumtls. What would serve other
+// ciphers or versions than asked, or no TLS at all, is refused.
+void read_tls(const YAML::Node& n, Config& config, Problems& p) {
+  const std::string prefix = "http.tls.";
+  if (!n.IsMap()) return p.add(n, "http.tls", "expected a mapping with certificate and key");
+  for (const auto& kv : n) {
+    const auto key = kv.first.Scalar();
+    if (key == "ciphersuites")
+      p.add(kv.first, prefix + key,
+            "not supported: OpenSSL's TLS 1.3 suites and TLS 1.2's ECDHE with AES-GCM or ChaCha20 are served "
+            "(refusing to start rather than offer suites other than listed; remove the key)");
+    else if (key == "letsencrypt")
+      p.add(kv.first, prefix + key,
+            "not supported: no ACME client here (give certificate and key; refusing to serve without TLS)");
+    else if (key != "certificate" && key != "key" && key != "clientcas" && key != "minimumtls")
+      p.add(kv.first, prefix + key, "unknown key");
+  }
+  TlsOptions o;
+  bool good = true;
+  for (const char* key : {"certificate", "key"}) {
+    std::string& out = std::string_view(key) == "key" ? o.key : o.certificate;
+    if (!n[key]) {
+      p.add(n, prefix + key, "is required (a PEM file)");
+      good = false;
+    } else if (!read_text(n, key, prefix, out, p, "a PEM file")) {
+      good = false;
+    }
+  }
+  if (auto cas = n["clientcas"]) {
+    // A list as registry:2 writes it; one file alone too (what REGISTRY_HTTP_TLS_CLIENTCAS gives).
+    if (cas.IsScalar()) {
+      std::string file;
+      if (read_text(n, "clientcas", prefix, file, p, "a list of PEM files")) o.client_cas.push_back(file);
+      else good = false;
+    } else if (!cas.IsSequence() || cas.size() == 0) {
+      p.add(cas, prefix + "clientcas", "expected a list of PEM files (CAs that sign the clients' certificates)");
+      good = false;
+    } else if (cas.size() > kMaxClientCas) {
+      p.add(cas, prefix + "clientcas", "more than 100 files");
+      good = false;
+    } else {
+      for (const auto& f : cas) {
+        std::string file;
+        if (!read_scalar(f, prefix + "clientcas", file, p, "a PEM file") || file.empty()) {
+          if (f.IsScalar()) p.add(f, prefix + "clientcas", "is empty");
+          good = false;
+        } else {
+          o.client_cas.push_back(file);
+        }
+      }
+    }
+  }
+  if (auto m = n["minimumtls"]) {
+    std::string version;
+    if (!read_scalar(m, prefix + "minimumtls", version, p, "tls1.2 or tls1.3")) good = false;
+    else if (version == "tls1.2") o.minimum = TlsVersion::tls12;
+    else if (version == "tls1.3") o.minimum = TlsVersion::tls13;
+    else {
+      p.add(m, prefix + "minimumtls",
+            version == "tls1.0" || version == "tls1.1"
+                ? "'" + version + "' is not supported: TLS 1.0 and 1.1 are broken (RFC 8996); use tls1.2 or tls1.3"
+                : "expected tls1.2 or tls1.3, got '" + version.substr(0, 40) + "'");
+      good = false;
+    }
+  }
+  if (good) config.tls = std::move(o);
+}
+
+// http: registry:2's section; of it addr (our listen), tls, and secret (no use here).
 void read_http(const YAML::Node& n, Config& config, Problems& p, bool listen_given) {
   if (!n.IsMap()) return p.add(n, "http", "expected a mapping");
   for (const auto& kv : n) {
@@ -213,7 +286,7 @@ void read_http(const YAML::Node& n, Config& config, Problems& p, bool listen_giv
     if (key == "secret")
       p.warn(kv.first, "http.secret", "ignored: no upload state is handed to clients here, so none is signed");
     else if (key == "tls")
-      p.add(kv.first, "http.tls", "not supported yet (refusing to serve plain HTTP where TLS was asked for)");
+      read_tls(kv.second, config, p);
     else if (key == "net") {
       std::string net;
       if (read_scalar(kv.second, "http.net", net, p, "tcp") && net != "tcp")
@@ -434,46 +507,102 @@ void read_access(const YAML::Node& n, Config& config, Problems& p) {
   config.access = AccessPolicy(std::move(groups), std::move(rules));
 }
 
-// registry:2's environment overrides that mean something here: REGISTRY_A_B_C sets a.b.c.
-const std::map<std::string, std::vector<std::string>, std::less<>>& environment_keys() {
-  static const std::map<std::string, std::vector<std::string>, std::less<>> keys = {
-      {"REGISTRY_HTTP_ADDR", {"http", "addr"}},
-      {"REGISTRY_HTTP_SECRET", {"http", "secret"}},
-      {"REGISTRY_HTTP_TLS_CERTIFICATE", {"http", "tls", "certificate"}},
-      {"REGISTRY_HTTP_TLS_KEY", {"http", "tls", "key"}},
-      {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", {"storage", "filesystem", "rootdirectory"}},
-      {"REGISTRY_STORAGE_DELETE_ENABLED", {"storage", "delete", "enabled"}},
-      {"REGISTRY_LOG_LEVEL", {"log", "level"}},
-      {"REGISTRY_AUTH_HTPASSWD_REALM", {"auth", "htpasswd", "realm"}},
-      {"REGISTRY_AUTH_HTPASSWD_PATH", {"auth", "htpasswd", "path"}},
-      {"REGISTRY_AUTH_TOKEN_REALM", {"auth", "token", "realm"}},
-      {"REGISTRY_AUTH_TOKEN_SERVICE", {"auth", "token", "service"}},
-      {"REGISTRY_AUTH_TOKEN_ISSUER", {"auth", "token", "issuer"}},
-      {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", {"auth", "token", "rootcertbundle"}},
-  };
+// Every key a REGISTRY_* variable may set, registry:2's and ours: REGISTRY_A_B_C sets a.b.c,
+// the name made of the path (a key with '_' keeps it: REGISTRY_LIMITS_MAX_UPLOADS). A key
+// added to the parser belongs here too.
+constexpr const char* kEnvironmentPaths[] = {
+    "version", "listen", "root", "delete", "threads", "workers",
+    "http.addr", "http.secret", "http.tls.certificate", "http.tls.key", "http.tls.clientcas", "http.tls.minimumtls",
+    "log.level", "log.access", "log.accesslog.disabled",
+    "storage.filesystem.rootdirectory", "storage.delete.enabled",
+    "storage.maintenance.uploadpurging.enabled", "storage.maintenance.uploadpurging.age",
+    "storage.maintenance.uploadpurging.interval", "storage.maintenance.uploadpurging.dryrun",
+    "limits.max_manifest_bytes", "limits.max_connections", "limits.max_connections_per_ip",
+    "limits.max_buffered_body_bytes", "limits.header_timeout_s", "limits.idle_timeout_s", "limits.io_timeout_s",
+    "limits.buffered_body_timeout_s", "limits.shutdown_grace_s", "limits.max_list_entries",
+    "limits.max_header_bytes", "limits.max_uploads_per_repository", "limits.max_uploads",
+    "auth.htpasswd.realm", "auth.htpasswd.path",
+    "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
+    "auth.token.signingkey", "auth.token.expiration",
+};
+// Two spellings of one setting: the variable's replaces the file's other one.
+constexpr std::pair<const char*, const char*> kAliases[] = {
+    {"listen", "http.addr"}, {"root", "storage.filesystem.rootdirectory"}};
+
+std::vector<std::string> split_path(std::string_view dotted) {
+  std::vector<std::string> out;
+  for (std::size_t from = 0;;) {
+    const auto dot = dotted.find('.', from);
+    out.emplace_back(dotted.substr(from, dot - from));
+    if (dot == std::string_view::npos) return out;
+    from = dot + 1;
+  }
+}
+
+const std::map<std::string, std::string, std::less<>>& environment_keys() {
+  static const std::map<std::string, std::string, std::less<>> keys = [] {
+    std::map<std::string, std::string, std::less<>> out;
+    for (std::string_view path : kEnvironmentPaths) {
+      std::string name = "REGISTRY_";
+      for (char c : path) name.push_back(c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c))));
+      out.emplace(std::move(name), std::string(path));
+    }
+    return out;
+  }();
   return keys;
 }
 
+// Removes the key at a dotted path of `doc`, if it is there.
+void remove_path(YAML::Node doc, std::string_view dotted) {
+  const auto keys = split_path(dotted);
+  YAML::Node at = doc;
+  for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
+    YAML::Node next = at[keys[i]];
+    if (!next || !next.IsMap()) return;
+    at.reset(next);
+  }
+  if (at.IsMap()) at.remove(keys.back());
+}
+
 constexpr std::size_t kMaxEnvironmentValue = 4096;
+
+// A variable's value as the node it sets: a string, or for a list ("[a.pem, b.pem]", as
+// registry:2 reads it) the list of strings.
+YAML::Node environment_value(const std::string& value) {
+  if (value.size() > 1 && value.front() == '[' && value.back() == ']') {
+    try {
+      YAML::Node list = YAML::Load(value);
+      bool plain = list.IsSequence() && list.size() > 0;
+      for (const auto& item : list) plain = plain && item.IsScalar();
+      if (plain) return list;
+    } catch (const YAML::Exception&) {
+      // not a list: the text as it is
+    }
+  }
+  return YAML::Node(value);
+}
 
 // Sets each known variable's key in `doc` (a mapping), over what the file says; a variable
 // that names nothing known here is a warning (skopeo's REGISTRY_AUTH_FILE, say).
 void apply_environment(YAML::Node& doc, const Environment& environment, std::vector<std::string>& warnings) {
   for (const auto& [name, value] : environment) {
+    const std::string shown = name.size() > 100 ? name.substr(0, 100) + "..." : name;
     auto it = environment_keys().find(name);
     if (it == environment_keys().end()) {
-      warnings.push_back("environment: " + name.substr(0, 100) + " ignored (no such setting here)");
+      warnings.push_back("environment: " + shown + " ignored (no such setting here)");
       continue;
     }
     if (value.size() > kMaxEnvironmentValue) {
       warnings.push_back("environment: " + name + " ignored (longer than 4096 bytes)");
       continue;
     }
-    // the listen/root spellings of ours give way to the variable's.
-    if (name == "REGISTRY_HTTP_ADDR") doc.remove("listen");
-    if (name == "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY") doc.remove("root");
+    const std::string& path = it->second;
+    for (const auto& [one, other] : kAliases) {
+      if (path == one) remove_path(doc, other);
+      if (path == other) remove_path(doc, one);
+    }
     YAML::Node at = doc;
-    const auto& keys = it->second;
+    const auto keys = split_path(path);
     bool blocked = false;
     for (std::size_t i = 0; i + 1 < keys.size(); ++i) {
       YAML::Node next = at[keys[i]];
@@ -488,7 +617,7 @@ void apply_environment(YAML::Node& doc, const Environment& environment, std::vec
       at.reset(next);
     }
     if (blocked) warnings.push_back("environment: " + name + " ignored (the file's value there is not a mapping)");
-    else at[keys.back()] = value;
+    else at[keys.back()] = environment_value(value);
   }
 }
 

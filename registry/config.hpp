@@ -7,6 +7,7 @@
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/tls.hpp"
 #include "registry/token_auth.hpp"
 #include "registry/upload_purger.hpp"
 
@@ -27,6 +28,7 @@ struct Config {
   std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; with no auth every request is let in
   std::optional<TokenOptions> token;        // auth.token: Bearer tokens (own or an issuer's)
   std::optional<AccessPolicy> access;       // access: none, and a user may do everything
+  std::optional<TlsOptions> tls;            // http.tls: none, and the server speaks plain HTTP
   std::vector<std::string> warnings;        // keys ignored, each with where and why (serve logs them)
 };
 
@@ -94,13 +96,15 @@ using Environment = std::vector<std::pair<std::string, std::string>>;
 Environment registry_environment(char** envp);
 
 // registry:2's config.yml works too: version, http.addr, http.secret (ignored, warned),
+// http.tls {certificate, key, clientcas, minimumtls: tls1.2|tls1.3},
 // storage.filesystem.rootdirectory, storage.delete.enabled, log.level, log.accesslog,
 // auth; the sections we do not serve are warned about (health, notifications, redis, ...)
-// or refused where ignoring them would weaken security or misplace data (http.tls until
-// it is served, storage drivers other than filesystem, storage.maintenance.readonly,
-// proxy). `environment` overrides keys as registry:2's REGISTRY_* variables do
-// (REGISTRY_HTTP_ADDR, REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_AUTH_HTPASSWD_PATH,
-// ...); one naming nothing known is a warning.
+// or refused where ignoring them would weaken security or misplace data (TLS below 1.2,
+// http.tls.ciphersuites and letsencrypt, storage drivers other than filesystem,
+// storage.maintenance.readonly, proxy). `environment` overrides keys as registry:2's
+// REGISTRY_* variables do: REGISTRY_A_B_C sets a.b.c, for every key holding one value
+// (REGISTRY_HTTP_ADDR, REGISTRY_HTTP_TLS_CERTIFICATE, REGISTRY_LIMITS_MAX_UPLOADS, ...; a
+// list as "[a, b]"); one naming nothing known, or longer than 4 KiB, is a warning.
 Result<Config> load_config(const std::string& path, const Environment& environment = {});
 // The same for a config's text; `path` names it in problems.
 Result<Config> parse_config(const std::string& text, const std::string& path, const Environment& environment = {});

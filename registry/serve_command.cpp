@@ -10,15 +10,17 @@
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
+#include "registry/tls.hpp"
 #include "registry/token_auth.hpp"
 #include "registry/upload_purger.hpp"
 
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-extern char** environ;
-
+#include <csignal>
 #include <cstdio>
+
+extern char** environ;
 #include <memory>
 
 namespace rs::registry {
@@ -32,8 +34,9 @@ constexpr const char* kHelp =
     "\n"
     "options:\n"
     "  --config FILE       YAML config (keys: listen, root, delete, threads, workers, log,\n"
-    "                      limits, storage, auth.htpasswd, auth.token, access; registry:2's\n"
-    "                      config.yml works as is: version, http.addr, storage.filesystem...)\n"
+    "                      limits, storage, http.tls, auth.htpasswd, auth.token, access;\n"
+    "                      registry:2's config.yml works as is: version, http.addr,\n"
+    "                      http.tls, storage.filesystem...; what it cannot honour is refused)\n"
     "  --listen ADDR:PORT  address to listen on (default 0.0.0.0:5000; a host name or\n"
     "                      ':PORT' for every interface work too)\n"
     "  --root DIR          storage root (default /var/lib/registry)\n"
@@ -41,7 +44,12 @@ constexpr const char* kHelp =
     "  -h, --help          this help\n"
     "\n"
     "Notifies systemd when ready (Type=notify). SIGTERM or SIGINT: stops accepting,\n"
-    "finishes requests in flight (bounded), exits 0.\n"
+    "finishes requests in flight (bounded), exits 0. SIGHUP: reloads TLS (below).\n"
+    "\n"
+    "http.tls {certificate, key, clientcas: [FILE...], minimumtls: tls1.2|tls1.3}:\n"
+    "HTTPS (TLS 1.2 at least); with clientcas, a client needs a certificate one of\n"
+    "them signed. SIGHUP re-reads certificate, key and CAs for new connections\n"
+    "(connections in flight keep theirs; files that do not load keep the old ones).\n"
     "\n"
     "auth.htpasswd {realm, path}: every request needs HTTP Basic credentials of a user\n"
     "of that file (bcrypt entries; see 'registry-setup htpasswd'). auth.token: Bearer\n"
@@ -49,8 +57,9 @@ constexpr const char* kHelp =
     "access: who may pull, push, delete which repositories. Without auth, anyone who can\n"
     "reach the address can push and delete.\n"
     "\n"
-    "environment: registry:2's REGISTRY_* overrides (REGISTRY_HTTP_ADDR,\n"
-    "REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY, REGISTRY_AUTH_HTPASSWD_PATH, ...).\n"
+    "environment: registry:2's REGISTRY_* overrides, REGISTRY_A_B_C for key a.b.c\n"
+    "(REGISTRY_HTTP_ADDR, REGISTRY_HTTP_TLS_CERTIFICATE, REGISTRY_LOG_LEVEL, ...;\n"
+    "ours too: REGISTRY_LIMITS_MAX_CONNECTIONS); one naming no key is warned about.\n"
     "\n"
     "exit codes: 0 stopped cleanly, 1 usage, 2 invalid config or --listen,\n"
     "            3 cannot serve (listen, storage)\n";
@@ -133,14 +142,31 @@ int serve_command(const std::vector<std::string>& argv) {
                                               config.access, tokens.get()});
     api.use_gate(*gate);
   }
+  std::unique_ptr<TlsContexts> tls;
+  if (config.tls) {
+    auto loaded_tls = TlsContexts::load(*config.tls);
+    if (!loaded_tls) {
+      log->error("http.tls: {}", loaded_tls.error().message);
+      return 2;
+    }
+    tls = std::move(*loaded_tls);
+    if (auto problem = tls->validity_problem(); !problem.empty()) log->warn("http.tls: {}", problem);
+  }
+  // A write to a client that went away fails with EPIPE instead of ending the process
+  // (OpenSSL writes with write(2), and sendfile raises SIGPIPE too).
+  std::signal(SIGPIPE, SIG_IGN);
   Server server(api, config.server);
+  if (tls) server.use_tls(*tls);
   auto port = server.listen();
   if (!port) {
     log->error("{}", port.error().message);
     return 3;
   }
-  log->info("serving the v2 registry on {}:{} with data in '{}' (delete {})", config.server.address, *port,
-            config.root, config.api.delete_enabled ? "enabled" : "disabled");
+  log->info("serving the v2 registry on {}:{} ({}) with data in '{}' (delete {})", config.server.address, *port,
+            tls ? "https" : "http", config.root, config.api.delete_enabled ? "enabled" : "disabled");
+  if (tls)
+    log->info("https: TLS {} and later, certificate {} (SIGHUP reloads it)",
+              config.tls->minimum == TlsVersion::tls13 ? "1.3" : "1.2", tls->describe());
   // Old uploads go now and every interval, beside serving; the thread ends with the server.
   const auto& purging = config.purging;
   if (purging.enabled)

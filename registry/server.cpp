@@ -1,6 +1,7 @@
 #include "registry/server.hpp"
 
 #include "core/log.hpp"
+#include "registry/tls.hpp"
 
 // <utility> before Asio: g++ 12 with Boost 1.74 needs std::exchange declared first.
 #include <utility>
@@ -16,11 +17,15 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
 #include <netinet/in.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/tcp.h>
 #include <sys/sendfile.h>
 #include <sys/resource.h>
@@ -29,6 +34,7 @@
 
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <atomic>
 #include <ctime>
 #include <iterator>
@@ -199,6 +205,217 @@ void refuse_connection(tcp::socket& socket, std::string_view why) {
   socket.close(ec);
 }
 
+// TLS on a connection's own socket: OpenSSL reads and writes the (non-blocking) descriptor
+// itself, so there is no BIO pair to copy through and kernel TLS can take the records over;
+// a step that would block waits for the socket's readiness. An Asio stream (async_read_some,
+// async_write_some) for Beast and net::async_write, used by one coroutine at a time.
+class TlsStream {
+ public:
+  using executor_type = tcp::socket::executor_type;
+
+  // Takes `ssl` (made from the context current at the accept) over.
+  TlsStream(tcp::socket& socket, SSL* ssl) : socket_(socket), ssl_(ssl) {
+    SSL_set_fd(ssl, socket.native_handle());
+  }
+  TlsStream(const TlsStream&) = delete;
+  TlsStream& operator=(const TlsStream&) = delete;
+
+  executor_type get_executor() { return socket_.get_executor(); }
+  SSL* native() { return ssl_.get(); }
+
+  template <class Token>
+  auto async_handshake(Token&& token) {
+    return async_step([this](beast::error_code& ec, std::size_t&) { return settle(SSL_accept(ssl_.get()), ec); },
+                      std::forward<Token>(token));
+  }
+
+  // Reads what is there (at least a byte) into the first buffer, up to its size.
+  template <class Buffers, class Token>
+  auto async_read_some(const Buffers& buffers, Token&& token) {
+    net::mutable_buffer into = first_buffer<net::mutable_buffer>(buffers);
+    return async_step(
+        [this, into](beast::error_code& ec, std::size_t& n) {
+          return read(static_cast<char*>(into.data()), into.size(), ec, n);
+        },
+        std::forward<Token>(token));
+  }
+
+  // Writes all of the first buffer (a small sequence, a head and a body, as one record).
+  template <class Buffers, class Token>
+  auto async_write_some(const Buffers& buffers, Token&& token) {
+    net::const_buffer from = first_buffer<net::const_buffer>(buffers);
+    if (from.size() < net::buffer_size(buffers) && net::buffer_size(buffers) <= kGatherBytes) {
+      gather_.resize(net::buffer_size(buffers));
+      net::buffer_copy(net::buffer(gather_), buffers);
+      from = net::buffer(gather_);
+    }
+    return async_step(
+        [this, from](beast::error_code& ec, std::size_t& n) {
+          return write(static_cast<const char*>(from.data()), from.size(), ec, n);
+        },
+        std::forward<Token>(token));
+  }
+
+  // Up to `size` bytes of file `fd` from `offset`, encrypted by the kernel (kernel_send() only).
+  template <class Token>
+  auto async_sendfile(int fd, std::uint64_t offset, std::size_t size, Token&& token) {
+    return async_step(
+        [this, fd, offset, size](beast::error_code& ec, std::size_t& n) {
+          errno = 0;
+          ERR_clear_error();
+          const ossl_ssize_t sent = SSL_sendfile(ssl_.get(), fd, static_cast<off_t>(offset), size, 0);
+          if (sent > 0) n = static_cast<std::size_t>(sent);
+          return sent > 0 ? Want::nothing : settle(static_cast<int>(sent), ec);
+        },
+        std::forward<Token>(token));
+  }
+
+  // Whether the kernel encrypts what is sent (kernel TLS: sendfile works).
+  bool kernel_send() { return BIO_get_ktls_send(SSL_get_wbio(ssl_.get())); }
+  // After a failed handshake: why the client's certificate was refused, if it was.
+  std::string verify_problem() {
+    const long result = SSL_get_verify_result(ssl_.get());
+    return result == X509_V_OK ? std::string() : X509_verify_cert_error_string(result);
+  }
+  // Whether a failure was the client speaking plain HTTP.
+  static bool plain_http(const beast::error_code& ec) {
+    return ec.category() == net::error::get_ssl_category() &&
+           ERR_GET_LIB(static_cast<unsigned long>(ec.value())) == ERR_LIB_SSL &&
+           ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_HTTP_REQUEST;
+  }
+  // A close_notify, if the socket takes it now (the connection ends either way); not in the
+  // middle of a step that waits (an alert cannot go out amid a record's retry).
+  void notify_close() {
+    if (!waiting_ && socket_.is_open() && SSL_is_init_finished(ssl_.get())) {
+      ERR_clear_error();
+      (void)SSL_shutdown(ssl_.get());
+      ERR_clear_error();
+    }
+  }
+
+ private:
+  enum class Want { nothing, read, write };
+  static constexpr std::size_t kGatherBytes = 16 * 1024;  // a TLS record
+
+  struct SslFree {
+    void operator()(SSL* s) const { SSL_free(s); }
+  };
+
+  template <class Buffer, class Buffers>
+  static Buffer first_buffer(const Buffers& buffers) {
+    for (auto it = net::buffer_sequence_begin(buffers); it != net::buffer_sequence_end(buffers); ++it)
+      if (Buffer b(*it); b.size() > 0) return b;
+    return Buffer();
+  }
+
+  // Runs `step` until it no longer waits for the socket; the handler is never called from
+  // within the initiating call (a step that completes at once is posted).
+  template <class Step>
+  struct Op {
+    TlsStream& stream;
+    Step step;
+    bool started = false;
+    bool finished = false;
+    beast::error_code ec{};
+    std::size_t n = 0;
+
+    template <class Self>
+    void operator()(Self& self, beast::error_code wait_error = {}) {
+      if (finished) return self.complete(ec, n);
+      const bool continuation = std::exchange(started, true);
+      stream.waiting_ = false;
+      if (wait_error) return self.complete(wait_error, 0);  // the socket was closed meanwhile
+      // (A closed socket's number may belong to another connection by now: never used.)
+      if (!stream.socket_.is_open()) ec = net::error::bad_descriptor;
+      else if (Want want = step(ec, n); want != Want::nothing) {
+        stream.waiting_ = true;
+        return stream.socket_.async_wait(want == Want::read ? tcp::socket::wait_read : tcp::socket::wait_write,
+                                         std::move(self));
+      }
+      if (continuation) return self.complete(ec, n);
+      finished = true;
+      net::post(stream.socket_.get_executor(), std::move(self));
+    }
+  };
+
+  template <class Step, class Token>
+  auto async_step(Step step, Token&& token) {
+    return net::async_compose<Token, void(beast::error_code, std::size_t)>(Op<Step>{*this, std::move(step)}, token,
+                                                                           socket_);
+  }
+
+  Want read(char* data, std::size_t size, beast::error_code& ec, std::size_t& n) {
+    while (n < size) {
+      errno = 0;
+      ERR_clear_error();
+      std::size_t got = 0;
+      const int r = SSL_read_ex(ssl_.get(), data + n, size - n, &got);
+      if (r == 1) {
+        n += got;
+        continue;
+      }
+      const Want want = settle(r, ec);
+      // What was read goes first; an end or an error shows again on the next read.
+      if (n > 0) {
+        ec = {};
+        return Want::nothing;
+      }
+      return want;
+    }
+    return Want::nothing;
+  }
+
+  // Without partial writes: all of it, or a wait, after which the same call goes on.
+  Want write(const char* data, std::size_t size, beast::error_code& ec, std::size_t& n) {
+    if (size == 0) return Want::nothing;  // (OpenSSL refuses an empty write)
+    errno = 0;
+    ERR_clear_error();
+    const int r = SSL_write_ex(ssl_.get(), data, size, &n);
+    return r == 1 ? Want::nothing : settle(r, ec);
+  }
+
+  // A call's failure: what it waits for, or the error (OpenSSL's reason, or errno's).
+  Want settle(int r, beast::error_code& ec) {
+    if (r == 1) return Want::nothing;
+    const int saved_errno = errno;
+    switch (SSL_get_error(ssl_.get(), r)) {
+      case SSL_ERROR_WANT_READ:
+        return Want::read;
+      case SSL_ERROR_WANT_WRITE:
+        return Want::write;
+      case SSL_ERROR_ZERO_RETURN:
+        ec = net::error::eof;
+        break;
+      case SSL_ERROR_SYSCALL:
+        ec = saved_errno ? beast::error_code(saved_errno, beast::system_category()) : beast::error_code(net::error::eof);
+        break;
+      default: {
+        const unsigned long e = ERR_get_error();
+        if (e == 0) ec = net::error::eof;
+        else if (ERR_SYSTEM_ERROR(e)) ec = beast::error_code(ERR_GET_REASON(e), beast::system_category());
+        else ec = beast::error_code(static_cast<int>(e), net::error::get_ssl_category());
+      }
+    }
+    ERR_clear_error();
+    return Want::nothing;
+  }
+
+  tcp::socket& socket_;
+  std::unique_ptr<SSL, SslFree> ssl_;
+  std::string gather_;    // a small write sequence made one buffer
+  bool waiting_ = false;  // a step waits for the socket
+};
+
+// The answer to plain HTTP on a TLS port, then the connection closes.
+void answer_plain_http(tcp::socket& socket) {
+  static constexpr std::string_view kBody =
+      R"({"errors":[{"code":"BAD_REQUEST","message":"this port speaks TLS: use https://","detail":null}]})";
+  const std::string answer = fmt::format(
+      "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+      kBody.size(), kBody);
+  (void)::send(socket.native_handle(), answer.data(), answer.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
 }  // namespace
 
 class Session;
@@ -248,6 +465,8 @@ struct Server::Impl {
   tcp::acceptor acceptor{main_context()};
   net::steady_timer grace_timer{main_context()};
   std::unique_ptr<net::signal_set> signals;
+  std::unique_ptr<net::signal_set> reload_signals;  // SIGHUP
+  TlsContexts* tls = nullptr;                        // set: every connection speaks TLS
   std::function<void()> on_stopping;
   std::atomic<bool> stopping{false};
   std::shared_ptr<spdlog::logger> log = rs::log::get("registry");
@@ -261,14 +480,19 @@ struct Server::Impl {
   // Registers a new connection, or says why it may not stay (the connection is not counted).
   std::optional<std::string> admit(const std::shared_ptr<Session>& session);
   void begin_shutdown();
+  void await_reload();
+  void reload();
   void session_ended(Session* s, const std::string& client);
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl& server, tcp::socket socket, AccessLog& access_log, std::string remote)
+  // With `ssl` (taken over), the connection speaks TLS.
+  Session(Server::Impl& server, tcp::socket socket, AccessLog& access_log, std::string remote, SSL* ssl)
       : server_(server), access_log_(access_log), socket_(std::move(socket)), timer_(socket_.get_executor()),
-        deadline_(Clock::now() + server.options.header_timeout), remote_(std::move(remote)) {}
+        deadline_(Clock::now() + server.options.header_timeout), remote_(std::move(remote)) {
+    if (ssl) tls_ = std::make_unique<TlsStream>(socket_, ssl);
+  }
 
   // After Server::Impl::admit() took it in.
   void start() {
@@ -294,7 +518,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   const std::string& remote() const { return remote_; }
   // A connection that was not admitted: answered 503 and closed on the acceptor's thread.
-  void refuse(std::string_view why) { refuse_connection(socket_, why); }
+  // (A TLS client could not read a plain answer: it is only closed.)
+  void refuse(std::string_view why) {
+    if (tls_) close();
+    else refuse_connection(socket_, why);
+  }
   void set_admitted() { admitted_ = true; }
   // Since when the connection waits for a request (0: it is serving one). Read by the
   // acceptor to pick the connection that has been idle longest; claim_idle() takes it.
@@ -351,6 +579,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void close() {
+    if (tls_) tls_->notify_close();
     beast::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_both, ec);
     socket_.close(ec);
@@ -391,6 +620,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   net::awaitable<void> run(std::shared_ptr<Session>);
+  net::awaitable<bool> handshake();
   net::awaitable<bool> read_request(HeaderParser& parser);
   net::awaitable<bool> serve(HeaderParser& parser);
   net::awaitable<std::optional<Response>> answer_body(HeaderParser& parser, const Request& req,
@@ -404,11 +634,13 @@ class Session : public std::enable_shared_from_this<Session> {
   void serialize_head(const Response& response, bool keep_alive, unsigned version);
   net::awaitable<void> linger();
   net::awaitable<beast::error_code> send_file(int fd, std::uint64_t offset, std::uint64_t length);
+  net::awaitable<beast::error_code> send_file_tls(int fd, std::uint64_t offset, std::uint64_t length);
   net::awaitable<beast::error_code> copy_file(FileReader& file, std::uint64_t offset, std::uint64_t length);
 
   Server::Impl& server_;
   AccessLog& access_log_;
   tcp::socket socket_;
+  std::unique_ptr<TlsStream> tls_;  // over socket_, on a TLS connection
   net::steady_timer timer_;
   Clock::time_point deadline_;
   Clock::time_point body_deadline_ = Clock::time_point::max();
@@ -434,6 +666,10 @@ Request to_request(const http::request_header<>& head) {
 }
 
 net::awaitable<void> Session::run(std::shared_ptr<Session>) {
+  if (tls_ && !co_await handshake()) {
+    close();
+    co_return;
+  }
   while (!server_.stopping) {
     HeaderParser parser;
     if (!co_await read_request(parser)) break;
@@ -443,6 +679,38 @@ net::awaitable<void> Session::run(std::shared_ptr<Session>) {
     if (!again) break;
   }
   close();
+}
+
+// The TLS handshake, within the first request's header timeout (armed at the accept).
+net::awaitable<bool> Session::handshake() {
+  const auto started = Clock::now();
+  beast::error_code ec;
+  socket_.native_non_blocking(true, ec);
+  if (!ec) co_await tls_->async_handshake(redirect(ec));
+  if (ec) {
+    if (TlsStream::plain_http(ec) && socket_.is_open()) {
+      answer_plain_http(socket_);
+      failure_detail_ = "plain HTTP on the TLS port (answered 400: use https://)";
+    }
+    if (const std::string why = tls_->verify_problem(); !why.empty() && !timed_out_)
+      failure_detail_ = ec.message() + ": " + why;
+    fail(ec, "TLS handshake");
+    co_return false;
+  }
+  if (server_.log->should_log(spdlog::level::debug)) {
+    SSL* ssl = tls_->native();
+    std::string client;
+    if (X509* peer = SSL_get_peer_certificate(ssl)) {
+      char name[256] = {};
+      X509_NAME_oneline(X509_get_subject_name(peer), name, sizeof name);
+      client = std::string(", client certificate ") + name;
+      X509_free(peer);
+    }
+    server_.log->debug("{}: {} {} in {:.1f} ms{}; downloads by {}", remote_, SSL_get_version(ssl),
+                       SSL_get_cipher_name(ssl), std::chrono::duration<double, std::milli>(Clock::now() - started).count(),
+                       client, tls_->kernel_send() ? "kernel TLS (sendfile)" : "user-space TLS (read, SSL_write)");
+  }
+  co_return true;
 }
 
 // Waits for the next request's header; false when the connection ends instead. Waiting
@@ -461,7 +729,9 @@ net::awaitable<bool> Session::read_request(HeaderParser& parser) {
     // keep-alive connection): a wait for readiness first would cost a trip through epoll
     // for every request.
     arm(server_.options.idle_timeout);
-    const std::size_t n = co_await socket_.async_read_some(buffer_.prepare(kIdleBufferBytes), redirect(ec));
+    std::size_t n = 0;
+    if (tls_) n = co_await tls_->async_read_some(buffer_.prepare(kIdleBufferBytes), redirect(ec));
+    else n = co_await socket_.async_read_some(buffer_.prepare(kIdleBufferBytes), redirect(ec));
     buffer_.commit(n);
     if (ec) {
       fail(ec, "wait for a request");
@@ -470,7 +740,8 @@ net::awaitable<bool> Session::read_request(HeaderParser& parser) {
     }
   }
   if (requests_ > 0) arm(server_.options.header_timeout);
-  co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
+  if (tls_) co_await http::async_read_header(*tls_, buffer_, parser, redirect(ec));
+  else co_await http::async_read_header(socket_, buffer_, parser, redirect(ec));
   if (!ec) {
     set_idle(false);
     co_return true;
@@ -492,6 +763,7 @@ net::awaitable<bool> Session::serve(HeaderParser& parser) {
   const auto started = Clock::now();
   Request req = to_request(parser.get());
   req.remote = remote_;
+  req.tls = tls_ != nullptr;
   bool keep_alive = parser.get().keep_alive();
   const unsigned version = parser.get().version();
 
@@ -579,6 +851,7 @@ net::awaitable<void> Session::linger() {
   thread_local char discard[16 * 1024];
   release_buffers();
   beast::error_code ec;
+  if (tls_) tls_->notify_close();
   socket_.shutdown(tcp::socket::shutdown_send, ec);
   const auto until = Clock::now() + kLinger;
   arm(std::chrono::duration_cast<std::chrono::seconds>(kLinger));
@@ -593,7 +866,8 @@ net::awaitable<Session::BodyEnd> Session::read_body(HeaderParser& header_parser,
     static constexpr char kContinue[] = "HTTP/1.1 100 Continue\r\n\r\n";
     arm(server_.options.io_timeout);
     beast::error_code ec;
-    co_await net::async_write(socket_, net::buffer(kContinue, sizeof kContinue - 1), redirect(ec));
+    if (tls_) co_await net::async_write(*tls_, net::buffer(kContinue, sizeof kContinue - 1), redirect(ec));
+    else co_await net::async_write(socket_, net::buffer(kContinue, sizeof kContinue - 1), redirect(ec));
     if (ec) co_return BodyEnd{false, std::nullopt, ec};
   }
   if (header_parser.is_done()) co_return BodyEnd{true, std::nullopt, {}};
@@ -623,7 +897,8 @@ net::awaitable<Session::BodyEnd> Session::read_sized_body(std::uint64_t left, Bo
     std::span<char> into = sink.buffer();
     if (into.empty()) into = {chunk_.get(), kBodyChunk};
     std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, into.size()));
-    n = co_await socket_.async_read_some(net::buffer(into.data(), want), redirect(ec));
+    if (tls_) n = co_await tls_->async_read_some(net::buffer(into.data(), want), redirect(ec));
+    else n = co_await socket_.async_read_some(net::buffer(into.data(), want), redirect(ec));
     if (n > 0) {
       received += n;
       left -= n;
@@ -646,7 +921,8 @@ net::awaitable<Session::BodyEnd> Session::read_chunked_body(HeaderParser& header
     body.data = chunk_.get();
     body.size = kBodyChunk;
     arm(server_.options.io_timeout);
-    co_await http::async_read_some(socket_, buffer_, parser, redirect(ec));
+    if (tls_) co_await http::async_read_some(*tls_, buffer_, parser, redirect(ec));
+    else co_await http::async_read_some(socket_, buffer_, parser, redirect(ec));
     if (ec == http::error::need_buffer) ec = {};
     std::size_t n = kBodyChunk - body.size;
     if (n > 0) {
@@ -668,13 +944,16 @@ net::awaitable<beast::error_code> Session::write_response(Response& r, bool head
   if (body && !r.file) {
     // Small bodies (manifests, listings, errors) leave with the header in one write.
     std::array<net::const_buffer, 2> both{net::buffer(head_), net::buffer(r.body)};
-    co_await net::async_write(socket_, both, redirect(ec));
+    if (tls_) co_await net::async_write(*tls_, both, redirect(ec));
+    else co_await net::async_write(socket_, both, redirect(ec));
     co_return ec;
   }
   // A file response is corked so that the header and the first pages share packets.
   Cork cork(socket_.native_handle(), body && r.file);
-  co_await net::async_write(socket_, net::buffer(head_), redirect(ec));
+  if (tls_) co_await net::async_write(*tls_, net::buffer(head_), redirect(ec));
+  else co_await net::async_write(socket_, net::buffer(head_), redirect(ec));
   if (ec || !body) co_return ec;
+  if (int fd = r.file->native_handle(); fd >= 0 && tls_) co_return co_await send_file_tls(fd, r.file_offset, r.file_length);
   if (int fd = r.file->native_handle(); fd >= 0) co_return co_await send_file(fd, r.file_offset, r.file_length);
   co_return co_await copy_file(*r.file, r.file_offset, r.file_length);
 }
@@ -701,7 +980,8 @@ net::awaitable<beast::error_code> Session::copy_file(FileReader& file, std::uint
     use = static_cast<std::size_t>(std::min<std::uint64_t>(use, left));
     if (!use) continue;
     arm(server_.options.io_timeout);
-    co_await net::async_write(socket_, net::buffer(chunk_.get() + from, use), redirect(ec));
+    if (tls_) co_await net::async_write(*tls_, net::buffer(chunk_.get() + from, use), redirect(ec));
+    else co_await net::async_write(socket_, net::buffer(chunk_.get() + from, use), redirect(ec));
     if (ec) co_return ec;
     left -= use;
   }
@@ -758,6 +1038,41 @@ net::awaitable<beast::error_code> Session::send_file(int fd, std::uint64_t offse
     arm(server_.options.io_timeout);
     co_await socket_.async_wait(tcp::socket::wait_write, redirect(ec));
     if (ec) co_return ec;
+  }
+  co_return ec;
+}
+
+// A download over TLS: by the kernel's sendfile where kernel TLS took the connection over,
+// otherwise read in large pieces and encrypted here (one SSL_write, 16 records, a piece).
+net::awaitable<beast::error_code> Session::send_file_tls(int fd, std::uint64_t offset, std::uint64_t length) {
+  beast::error_code ec;
+  const bool kernel = tls_->kernel_send();
+  if (!kernel) chunk();
+  while (length > 0) {
+    arm(server_.options.io_timeout);
+    std::size_t n = 0;
+    if (kernel) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 30));
+      n = co_await tls_->async_sendfile(fd, offset, want, redirect(ec));
+      if (ec) co_return ec;
+    } else {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(length, kBodyChunk));
+      const ssize_t got = ::pread(fd, chunk_.get(), want, static_cast<off_t>(offset));
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) {
+        failure_detail_ = std::string("read the file: ") + std::strerror(errno);
+        co_return make_error_code(beast::errc::io_error);
+      }
+      n = static_cast<std::size_t>(got);
+      if (n > 0) co_await net::async_write(*tls_, net::buffer(chunk_.get(), n), redirect(ec));
+      if (ec) co_return ec;
+    }
+    if (n == 0) {
+      failure_detail_ = "the file is shorter than it was";
+      co_return make_error_code(beast::errc::io_error);
+    }
+    offset += n;
+    length -= n;
   }
   co_return ec;
 }
@@ -842,7 +1157,14 @@ net::awaitable<void> Server::Impl::accept_loop() {
     auto peer = socket.remote_endpoint(ec);
     if (ec) continue;  // already gone
     socket.set_option(tcp::no_delay(true), ec);
-    auto session = std::make_shared<Session>(*this, std::move(socket), *access_logs[context], peer.address().to_string());
+    // The context current now; a reload after this does not concern this connection.
+    SSL* ssl = tls ? SSL_new(tls->current().get()) : nullptr;
+    if (tls && !ssl) {
+      log->warn("{}: no TLS session could be made (out of memory?): connection closed", peer.address().to_string());
+      continue;
+    }
+    auto session =
+        std::make_shared<Session>(*this, std::move(socket), *access_logs[context], peer.address().to_string(), ssl);
     if (auto refused = admit(session)) {
       // Logged once per interval with a count: a flood of connections is not a flood of lines.
       ++refused_since_log;
@@ -866,6 +1188,7 @@ void Server::Impl::begin_shutdown() {
   beast::error_code ec;
   acceptor.close(ec);
   if (signals) signals->cancel(ec);
+  if (reload_signals) reload_signals->cancel(ec);
   // Threads end once their connections have: nothing keeps an idle context running now.
   for (auto& g : guards) g.reset();
   close_sessions(true);
@@ -877,6 +1200,29 @@ void Server::Impl::begin_shutdown() {
     }
   });
   session_ended(nullptr, {});
+}
+
+void Server::Impl::await_reload() {
+  reload_signals->async_wait([this](beast::error_code ec, int) {
+    if (ec || stopping) return;
+    reload();
+    await_reload();
+  });
+}
+
+// SIGHUP: the certificate and key (and client CAs) are read again for new connections.
+void Server::Impl::reload() {
+  if (!tls) {
+    log->info("SIGHUP: nothing to reload without TLS (the htpasswd file is re-read when it changes)");
+    return;
+  }
+  auto described = tls->reload();
+  if (!described) {
+    log->error("SIGHUP: TLS not reloaded, still serving {}: {}", tls->describe(), described.error().message);
+    return;
+  }
+  log->info("SIGHUP: TLS reloaded: new connections get {}", *described);
+  if (auto problem = tls->validity_problem(); !problem.empty()) log->warn("TLS: {}", problem);
 }
 
 void Server::Impl::close_sessions(bool idle_only) {
@@ -945,6 +1291,8 @@ void Server::run(bool handle_signals, std::function<void()> on_stopping) {
     impl.signals->async_wait([&impl](beast::error_code ec, int) {
       if (!ec) impl.begin_shutdown();
     });
+    impl.reload_signals = std::make_unique<net::signal_set>(impl.main_context(), SIGHUP);
+    impl.await_reload();
   }
   net::co_spawn(impl.main_context(), impl.accept_loop(), net::detached);
   std::vector<std::thread> threads;
@@ -953,6 +1301,8 @@ void Server::run(bool handle_signals, std::function<void()> on_stopping) {
   impl.main_context().run();
   for (auto& t : threads) t.join();
 }
+
+void Server::use_tls(TlsContexts& tls) { impl_->tls = &tls; }
 
 void Server::stop() {
   net::post(impl_->main_context(), [this] { impl_->begin_shutdown(); });

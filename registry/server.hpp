@@ -15,6 +15,7 @@
 namespace rs::registry {
 
 class Session;
+class TlsContexts;
 
 // Every limit a client meets on a connection. The defaults are the config's (config.hpp).
 struct ServerOptions {
@@ -45,10 +46,13 @@ class Server {
   Server(const Api& api, ServerOptions options);
   ~Server();
 
+  // Every connection speaks TLS with `tls`'s current context (it outlives the server);
+  // with handle_signals, SIGHUP reloads it. Call before run().
+  void use_tls(TlsContexts& tls);
   // Binds and listens; returns the port (useful with port 0).
   Result<std::uint16_t> listen();
-  // Serves until stop() or SIGTERM/SIGINT (when handle_signals), then finishes in-flight
-  // requests within the grace period. `on_stopping` runs once when shutdown begins.
+  // Serves until stop() or SIGTERM/SIGINT (when handle_signals, which also takes SIGHUP:
+  // TLS reload), then finishes in-flight requests within the grace period. `on_stopping` runs once when shutdown begins.
   void run(bool handle_signals, std::function<void()> on_stopping = {});
   // Thread-safe.
   void stop();

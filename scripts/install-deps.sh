@@ -8,7 +8,8 @@ build_pkgs=(g++ make cmake ninja-build pkg-config ccache
   libsystemd-dev catch2 nlohmann-json3-dev libssl-dev libcrypt-dev procps)
 # Docker, sshd and busybox run inside the lab's nodes (their root filesystem has them), never
 # on this machine.
-test_pkgs=(curl skopeo docker-registry iproute2 openssh-client systemd util-linux python3 apache2-utils)
+test_pkgs=(curl skopeo docker-registry iproute2 openssh-client systemd util-linux python3 apache2-utils
+  openssl)
 lab_pkgs=(debootstrap systemd-container iproute2 openssh-client util-linux)
 bench_pkgs=(nginx-light apache2-utils wrk docker-registry curl)
 # libFuzzer, and the sanitizers' runtimes (libclang-rt: clang-16 alone does not bring them).

@@ -346,7 +346,6 @@ TEST_CASE("registry:2 keys that would weaken security or misplace data are refus
     REQUIRE_FALSE(c.ok());
     CHECK_THAT(c.error().message, Catch::Contains(expected));
   };
-  check("http:\n  addr: :5000\n  tls: {certificate: /c, key: /k}\n", "registry.yml:3: key 'http.tls': not supported yet");
   check("storage: {s3: {bucket: b}}\n", "key 'storage.s3': storage driver not supported");
   check("proxy: {remoteurl: https://registry-1.docker.io}\n", "key 'proxy': a pull-through cache is not supported yet");
   check("version: 0.2\n", "key 'version': must be 0.1");
@@ -379,4 +378,125 @@ TEST_CASE("REGISTRY_* variables override the file's keys, as registry:2's do") {
   auto bad = parse_config("", "(none)", {{"REGISTRY_STORAGE_DELETE_ENABLED", "perhaps"}});
   REQUIRE_FALSE(bad.ok());
   CHECK_THAT(bad.error().message, Catch::Contains("environment: key 'storage.delete.enabled': expected true or false"));
+}
+
+TEST_CASE("http.tls: registry:2's keys reach the TLS options") {
+  rs::testing::TempDir dir;
+  auto c = load(dir,
+                "http:\n  addr: :5443\n  tls:\n    certificate: /etc/r/cert.pem\n    key: /etc/r/key.pem\n"
+                "    clientcas:\n      - /etc/r/ca1.pem\n      - /etc/r/ca2.pem\n    minimumtls: tls1.3\n");
+  REQUIRE(c.ok());
+  REQUIRE(c->tls);
+  CHECK(c->tls->certificate == "/etc/r/cert.pem");
+  CHECK(c->tls->key == "/etc/r/key.pem");
+  CHECK(c->tls->client_cas == std::vector<std::string>{"/etc/r/ca1.pem", "/etc/r/ca2.pem"});
+  CHECK(c->tls->minimum == TlsVersion::tls13);
+  CHECK(c->warnings.empty());
+  // The defaults: TLS 1.2 at least, no client certificates.
+  auto plain = load(dir, "http: {tls: {certificate: /c.pem, key: /k.pem}}\n");
+  REQUIRE(plain.ok());
+  REQUIRE(plain->tls);
+  CHECK(plain->tls->minimum == TlsVersion::tls12);
+  CHECK(plain->tls->client_cas.empty());
+  // No http.tls: plain HTTP.
+  auto none = load(dir, "http: {addr: :5000}\n");
+  REQUIRE(none.ok());
+  CHECK_FALSE(none->tls);
+}
+
+TEST_CASE("http.tls: what cannot be honoured is refused, every problem listed") {
+  rs::testing::TempDir dir;
+  auto check = [&](const std::string& yaml, const std::string& expected) {
+    INFO(yaml);
+    auto c = load(dir, yaml);
+    REQUIRE_FALSE(c.ok());
+    CHECK_THAT(c.error().message, Catch::Contains(expected));
+  };
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, minimumtls: tls1.1}}\n",
+        "key 'http.tls.minimumtls': 'tls1.1' is not supported: TLS 1.0 and 1.1 are broken");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, minimumtls: tls1.0}}\n", "'tls1.0' is not supported");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, minimumtls: ssl3}}\n", "expected tls1.2 or tls1.3, got 'ssl3'");
+  check("http: {tls: {key: /k.pem}}\n", "key 'http.tls.certificate': is required");
+  check("http: {tls: {certificate: /c.pem}}\n", "key 'http.tls.key': is required");
+  check("http: {tls: {certificate: '', key: /k.pem}}\n", "key 'http.tls.certificate': is empty");
+  check("http: {tls: yes}\n", "key 'http.tls': expected a mapping with certificate and key");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, clientcas: []}}\n", "key 'http.tls.clientcas': expected a list");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, clientcas: [{a: b}]}}\n", "key 'http.tls.clientcas': expected a PEM file");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, ciphersuites: [TLS_AES_128_GCM_SHA256]}}\n",
+        "key 'http.tls.ciphersuites': not supported");
+  check("http: {tls: {letsencrypt: {cachefile: /c, email: a@b}}}\n", "key 'http.tls.letsencrypt': not supported: no ACME");
+  check("http: {tls: {certificate: /c.pem, key: /k.pem, clientauth: x}}\n", "key 'http.tls.clientauth': unknown key");
+  // All of them at once, each with its line.
+  auto many = load(dir, "http:\n  tls:\n    minimumtls: tls1.1\n    ciphersuites: [x]\n");
+  REQUIRE_FALSE(many.ok());
+  CHECK_THAT(many.error().message, Catch::Contains("registry.yml:3: key 'http.tls.minimumtls'"));
+  CHECK_THAT(many.error().message, Catch::Contains("registry.yml:4: key 'http.tls.ciphersuites'"));
+  CHECK_THAT(many.error().message, Catch::Contains("key 'http.tls.certificate': is required"));
+}
+
+TEST_CASE("REGISTRY_HTTP_TLS_* set TLS, also without a file") {
+  auto c = parse_config("", "(none)",
+                        {{"REGISTRY_HTTP_TLS_CERTIFICATE", "/env/cert.pem"},
+                         {"REGISTRY_HTTP_TLS_KEY", "/env/key.pem"},
+                         {"REGISTRY_HTTP_TLS_CLIENTCAS", "[/env/ca1.pem, /env/ca2.pem]"},
+                         {"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls1.3"}});
+  REQUIRE(c.ok());
+  REQUIRE(c->tls);
+  CHECK(c->tls->certificate == "/env/cert.pem");
+  CHECK(c->tls->key == "/env/key.pem");
+  CHECK(c->tls->client_cas == std::vector<std::string>{"/env/ca1.pem", "/env/ca2.pem"});
+  CHECK(c->tls->minimum == TlsVersion::tls13);
+  // One CA file alone, as a plain value.
+  auto one = parse_config("http: {tls: {certificate: /c.pem, key: /k.pem}}\n", "(f)",
+                          {{"REGISTRY_HTTP_TLS_CLIENTCAS", "/env/ca.pem"}});
+  REQUIRE(one.ok());
+  CHECK(one->tls->client_cas == std::vector<std::string>{"/env/ca.pem"});
+  // A variable's bad value is an error like the file's, named by where it came from.
+  auto old = parse_config("http: {tls: {certificate: /c.pem, key: /k.pem}}\n", "(f)",
+                          {{"REGISTRY_HTTP_TLS_MINIMUMTLS", "tls1.0"}});
+  REQUIRE_FALSE(old.ok());
+  CHECK_THAT(old.error().message, Catch::Contains("environment: key 'http.tls.minimumtls': 'tls1.0' is not supported"));
+}
+
+TEST_CASE("REGISTRY_A_B_C reaches every scalar key, ours too; the other spelling gives way") {
+  rs::testing::TempDir dir;
+  const auto path = (dir.path / "registry.yml").string();
+  std::ofstream(path) << "http: {addr: 127.0.0.1:5000}\nroot: /from/file\nlimits: {max_connections: 10}\n";
+  auto c = load_config(path, {{"REGISTRY_LISTEN", "127.0.0.3:7000"},
+                              {"REGISTRY_STORAGE_FILESYSTEM_ROOTDIRECTORY", "/from/env"},
+                              {"REGISTRY_LIMITS_MAX_CONNECTIONS", "20"},
+                              {"REGISTRY_LIMITS_HEADER_TIMEOUT_S", "5"},
+                              {"REGISTRY_LOG_LEVEL", "debug"},
+                              {"REGISTRY_STORAGE_MAINTENANCE_UPLOADPURGING_AGE", "2h"},
+                              {"REGISTRY_AUTH_TOKEN_SERVICE", "svc"},
+                              {"REGISTRY_AUTH_TOKEN_ISSUER", "iss"},
+                              {"REGISTRY_AUTH_TOKEN_REALM", "https://auth.example/token"},
+                              {"REGISTRY_AUTH_TOKEN_ROOTCERTBUNDLE", "/env/bundle.pem"}});
+  REQUIRE(c.ok());
+  CHECK(c->server.address == "127.0.0.3");
+  CHECK(c->server.port == 7000);
+  CHECK(c->root == "/from/env");
+  CHECK(c->server.max_connections == 20);
+  CHECK(c->server.header_timeout == std::chrono::seconds(5));
+  CHECK(c->log_level == "debug");
+  CHECK(c->purging.age == std::chrono::hours(2));
+  REQUIRE(c->token);
+  CHECK(c->token->service == "svc");
+  CHECK(c->token->rootcertbundle == "/env/bundle.pem");
+  CHECK(c->warnings.empty());
+  // Names of nothing, and absurd values: warned about and ignored, the name cut short.
+  auto w = parse_config("", "(none)",
+                        {{"REGISTRY_HTTP_TLS", "x"},
+                         {"REGISTRY_" + std::string(300, 'X'), "x"},
+                         {"REGISTRY_HTTP_ADDR", std::string(5000, '1')}});
+  REQUIRE(w.ok());
+  REQUIRE(w->warnings.size() == 3);
+  CHECK_THAT(w->warnings[0], Catch::Contains("REGISTRY_HTTP_TLS ignored (no such setting here)"));
+  CHECK(w->warnings[1].size() < 200);
+  CHECK_THAT(w->warnings[2], Catch::Contains("REGISTRY_HTTP_ADDR ignored (longer than 4096 bytes)"));
+  CHECK(w->server.port == 5000);
+  // A variable below a key the file made a plain value: warned about, the file's error stays.
+  auto blocked = parse_config("http: plain\n", "(f)", {{"REGISTRY_HTTP_ADDR", "127.0.0.1:1"}});
+  REQUIRE_FALSE(blocked.ok());
+  CHECK_THAT(blocked.error().message, Catch::Contains("key 'http': expected a mapping"));
 }
