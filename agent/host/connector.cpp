@@ -54,7 +54,9 @@ TransportConnector::~TransportConnector() {
 
 Result<HostConnection> TransportConnector::connect(const ConnectionSettings& host) {
   HostConnection c;
-  c.probe_registry = [](const std::string& address, int port) { return probe_registry(address, port); };
+  c.probe_registry = [](const std::string& address, int port, const std::string& ca_pem) {
+    return probe_registry(address, port, ca_pem);
+  };
   if (host.connection == Connection::local) {
     c.files = std::make_unique<LocalFiles>("/");
     c.commands = std::make_unique<ProcessCommandRunner>();

@@ -15,8 +15,9 @@ namespace rs::agent {
 
 inline constexpr const char* kStateDir = "/var/lib/registry-setup";
 
-// Answers whether a registry serves GET /v2/ at host:port (see http_probe.hpp).
-using RegistryProbe = std::function<Result<void>(const std::string& host, int port)>;
+// Answers whether a registry serves GET /v2/ at host:port, over TLS trusting `ca_pem` when
+// that is not empty (see http_probe.hpp).
+using RegistryProbe = std::function<Result<void>(const std::string& host, int port, const std::string& ca_pem)>;
 
 // What the control machine (where registry-setup runs) lends every host's modules.
 struct ControlMachine {

@@ -2,8 +2,14 @@
 
 #include "core/fd.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,6 +17,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 namespace rs::agent {
 namespace {
@@ -110,15 +117,107 @@ Result<std::string> read_head(const Fd& sock, Deadline deadline) {
 
 }  // namespace
 
-Result<void> probe_registry(const std::string& host, int port, std::chrono::milliseconds timeout) {
-  const std::string what = "GET http://" + host + ":" + std::to_string(port) + "/v2/";
+namespace {
+
+template <typename T, void (*Free)(T*)>
+struct Freer {
+  void operator()(T* p) const { Free(p); }
+};
+
+std::string tls_error_text() {
+  unsigned long e = ERR_get_error();
+  char buf[256] = "TLS failed";
+  if (e != 0) ERR_error_string_n(e, buf, sizeof buf);
+  ERR_clear_error();
+  return buf;
+}
+
+// Waits for what an SSL call that returned `rc` wants; an error when it failed for good.
+Result<void> tls_wait(SSL* ssl, int rc, int fd, Deadline deadline, const char* step) {
+  const int err = SSL_get_error(ssl, rc);
+  short events = 0;
+  if (err == SSL_ERROR_WANT_READ) events = POLLIN;
+  else if (err == SSL_ERROR_WANT_WRITE) events = POLLOUT;
+  else if (err == SSL_ERROR_ZERO_RETURN) return make_error(Errc::io, std::string(step) + ": connection closed");
+  else {
+    const long verify = SSL_get_verify_result(ssl);
+    if (verify != X509_V_OK)
+      return make_error(Errc::conflict, std::string(step) + ": certificate not trusted: " +
+                                            X509_verify_cert_error_string(verify));
+    return make_error(Errc::io, std::string(step) + ": " + tls_error_text());
+  }
+  pollfd p{fd, events, 0};
+  if (::poll(&p, 1, remaining_ms(deadline)) <= 0) return make_error(Errc::timeout, std::string(step) + " timed out");
+  return ok();
+}
+
+// The request over TLS, the server checked against `ca_pem` and `host`; the answer's head.
+Result<std::string> tls_exchange(const Fd& sock, const std::string& host, const std::string& ca_pem,
+                                 const std::string& request, Deadline deadline) {
+  std::unique_ptr<SSL_CTX, Freer<SSL_CTX, SSL_CTX_free>> ctx(SSL_CTX_new(TLS_client_method()));
+  if (!ctx) return make_error(Errc::internal, tls_error_text());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_verify(ctx.get(), SSL_VERIFY_PEER, nullptr);
+  {
+    std::unique_ptr<BIO, Freer<BIO, BIO_free_all>> bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
+    X509_STORE* store = SSL_CTX_get_cert_store(ctx.get());
+    int added = 0;
+    while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr)) {
+      added += X509_STORE_add_cert(store, cert) == 1;
+      X509_free(cert);
+    }
+    ERR_clear_error();
+    if (added == 0) return make_error(Errc::invalid_argument, "no PEM certificate in the CA to trust");
+  }
+  std::unique_ptr<SSL, Freer<SSL, SSL_free>> ssl(SSL_new(ctx.get()));
+  if (!ssl || SSL_set_fd(ssl.get(), sock.get()) != 1) return make_error(Errc::internal, tls_error_text());
+  unsigned char addr[16];
+  const bool ip = ::inet_pton(AF_INET, host.c_str(), addr) == 1 || ::inet_pton(AF_INET6, host.c_str(), addr) == 1;
+  X509_VERIFY_PARAM* param = SSL_get0_param(ssl.get());
+  if (ip ? X509_VERIFY_PARAM_set1_ip_asc(param, host.c_str()) != 1
+         : (SSL_set_tlsext_host_name(ssl.get(), host.c_str()) != 1 || X509_VERIFY_PARAM_set1_host(param, host.c_str(), 0) != 1))
+    return make_error(Errc::invalid_argument, "'" + host + "': " + tls_error_text());
+  for (int rc; (rc = SSL_connect(ssl.get())) != 1;)
+    if (auto w = tls_wait(ssl.get(), rc, sock.get(), deadline, "TLS handshake"); !w) return w.error();
+  for (std::size_t sent = 0; sent < request.size();) {
+    const int n = SSL_write(ssl.get(), request.data() + sent, static_cast<int>(request.size() - sent));
+    if (n > 0) sent += static_cast<std::size_t>(n);
+    else if (auto w = tls_wait(ssl.get(), n, sock.get(), deadline, "send"); !w) return w.error();
+  }
+  std::string response;
+  while (response.find("\r\n\r\n") == std::string::npos && response.size() < kMaxHeaderBytes) {
+    char buf[4096];
+    const int n = SSL_read(ssl.get(), buf, sizeof buf);
+    if (n > 0) {
+      response.append(buf, static_cast<std::size_t>(n));
+      continue;
+    }
+    if (SSL_get_error(ssl.get(), n) == SSL_ERROR_ZERO_RETURN) break;
+    if (auto w = tls_wait(ssl.get(), n, sock.get(), deadline, "answer"); !w) return w.error();
+  }
+  auto header_end = response.find("\r\n\r\n");
+  if (header_end == std::string::npos) return make_error(Errc::io, "not an HTTP answer");
+  return response.substr(0, header_end);
+}
+
+}  // namespace
+
+Result<void> probe_registry(const std::string& host, int port, const std::string& ca_pem,
+                            std::chrono::milliseconds timeout) {
+  const bool tls = !ca_pem.empty();
+  const std::string what = std::string("GET ") + (tls ? "https://" : "http://") + host + ":" + std::to_string(port) + "/v2/";
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   auto sock = connect_to(host, port, deadline);
   if (!sock) return make_error(Errc::unavailable, what + ": " + sock.error().message);
   const std::string request = "GET /v2/ HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) +
                               "\r\nUser-Agent: registry-setup\r\nConnection: close\r\n\r\n";
-  if (auto sent = send_all(*sock, request, deadline); !sent) return sent.error().with_context(what);
-  auto head = read_head(*sock, deadline);
+  Result<std::string> head = make_error(Errc::internal, "not read");
+  if (tls) {
+    head = tls_exchange(*sock, host, ca_pem, request, deadline);
+  } else {
+    if (auto sent = send_all(*sock, request, deadline); !sent) return sent.error().with_context(what);
+    head = read_head(*sock, deadline);
+  }
   if (!head) return head.error().with_context(what);
   auto judged = check_v2_head(*head, what);
   if (!judged) return judged.error();

@@ -14,7 +14,9 @@ namespace rs::agent {
 // `what` prefixes the error ("GET http://host:port/v2/").
 Result<std::string> check_v2_head(const std::string& head, const std::string& what);
 
-Result<void> probe_registry(const std::string& host, int port,
+// GET http://host:port/v2/, or https:// when `ca_pem` is not empty: the server's certificate
+// must then chain to it and be valid for `host` (OpenSSL's verification, TLS 1.2 or later).
+Result<void> probe_registry(const std::string& host, int port, const std::string& ca_pem = {},
                             std::chrono::milliseconds timeout = std::chrono::seconds(5));
 
 }  // namespace rs::agent

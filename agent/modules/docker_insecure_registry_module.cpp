@@ -112,6 +112,25 @@ std::vector<std::string> flag_registries(const std::vector<std::string>& argv) {
   return out;
 }
 
+namespace {
+
+// argv without the --insecure-registry flags naming one of `remove`.
+std::vector<std::string> without_flags(const std::vector<std::string>& argv, const std::vector<std::string>& remove) {
+  std::vector<std::string> out;
+  const std::string eq = std::string(kFlag) + "=";
+  for (std::size_t i = 0; i < argv.size(); ++i) {
+    if (argv[i] == kFlag && i + 1 < argv.size() && contains(remove, argv[i + 1])) {
+      ++i;
+      continue;
+    }
+    if (argv[i].rfind(eq, 0) == 0 && contains(remove, argv[i].substr(eq.size()))) continue;
+    out.push_back(argv[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
 std::vector<std::string> docker_opts(const std::string& text) {
   std::string value;
   std::istringstream in(text);
@@ -143,6 +162,12 @@ Result<std::vector<std::string>> DockerInsecureRegistryAction::env_registries(Ho
 std::string DockerInsecureRegistryAction::summary() const {
   std::string list;
   for (const auto& r : config_.registries) list += (list.empty() ? "" : ", ") + r;
+  if (list.empty()) list = "no insecure registries";
+  if (!config_.remove.empty()) {
+    std::string gone;
+    for (const auto& r : config_.remove) gone += (gone.empty() ? "" : ", ") + r;
+    list += " (not " + gone + ": TLS)";
+  }
   return list + " via " + config_.method;
 }
 
@@ -165,7 +190,8 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
     for (const auto& r : listed) {
       if (!r.is_string())
         return make_error(Errc::invalid_argument, "'" + c.daemon_json + "': insecure-registries holds a non-string");
-      if (!contains(wanted, r.get<std::string>())) wanted.push_back(r.get<std::string>());
+      if (!contains(wanted, r.get<std::string>()) && !contains(c.remove, r.get<std::string>()))
+        wanted.push_back(r.get<std::string>());
     }
     Json rest = *json;
     rest.erase("insecure-registries");
@@ -187,14 +213,20 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
 
   auto env = env_registries(host, current);
   if (!env) return env.error();
-  auto desired = current;
+  Diff diff;
+  for (const auto& r : c.remove) {
+    if (contains(*env, r)) diff.warnings.push_back(r + " serves TLS but DOCKER_OPTS in '" + c.env_file + "' still marks it insecure");
+    if (!*text && contains(flag_registries(current), r))
+      diff.warnings.push_back(r + " serves TLS but '" + c.unit + "' itself still marks it insecure");
+  }
+  // Only flags of our own drop-in are taken away; the vendor's command line is not ours.
+  auto desired = *text ? without_flags(current, c.remove) : current;
   for (const auto& r : wanted) {
     if (!contains(flag_registries(desired), r) && !contains(*env, r)) {
       desired.push_back(kFlag);
       desired.push_back(r);
     }
   }
-  Diff diff;
   // Registries already on the vendor command line need no drop-in at all.
   if (*text || desired != current) {
     auto want = render_dropin(desired);
@@ -244,6 +276,14 @@ Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) 
   if (!merged.contains("insecure-registries")) merged["insecure-registries"] = Json::array();
   auto& list = merged["insecure-registries"];
   bool changed = false;
+  for (auto it = list.begin(); it != list.end();) {
+    if (it->is_string() && contains(c.remove, it->get<std::string>())) {
+      it = list.erase(it);
+      changed = true;
+    } else {
+      ++it;
+    }
+  }
   for (const auto& r : c.registries) {
     if (std::find(list.begin(), list.end(), Json(r)) == list.end()) {
       list.push_back(r);
@@ -306,14 +346,16 @@ Fact daemon_reload_fact(const std::string& unit, const std::string& task, const 
 
 std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params) {
   DockerRegistryConfig c;
-  c.registries = params.strings("registries");
+  c.registries = params.strings("registries", false);
+  c.remove = params.strings("remove", false);
   c.method = params.choice("method", {"dropin", "daemon-json"}, std::string("dropin"));
   c.unit = params.string("unit", std::string("docker.service"));
   c.dropin = params.string("dropin", "/etc/systemd/system/" + c.unit + ".d/90-registry-setup.conf");
   c.daemon_json = params.string("daemon_json", std::string("/etc/docker/daemon.json"));
   c.env_file = params.string("env_file", std::string("/etc/default/docker"));
   params.finish();
-  if (c.registries.empty()) params.problem("registries", "needs at least one registry (host:port)");
+  for (const auto& r : c.remove)
+    if (contains(c.registries, r)) params.problem("remove", "'" + r + "' is also in registries");
   for (const auto& r : c.registries)
     if (r.empty() || r.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:/[]") !=
                          std::string::npos)

@@ -10,6 +10,9 @@ namespace rs::agent {
 
 struct DockerRegistryConfig {
   std::vector<std::string> registries;
+  // Registries docker must no longer trust insecurely (they serve TLS now): their flags and
+  // daemon.json entries go. Flags set outside registry-setup's drop-in stay (and are said).
+  std::vector<std::string> remove;
   std::string method = "dropin";
   std::string unit = "docker.service";
   std::string dropin;  // /etc/systemd/system/<unit>.d/90-registry-setup.conf

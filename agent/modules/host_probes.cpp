@@ -21,9 +21,12 @@ Result<CommandResult> run_tool(HostContext& host, const std::vector<std::string>
   return r;
 }
 
-Result<Observation> get_v2_from(HostContext& host, const std::string& registry) {
-  const std::string url = "http://" + registry + "/v2/";
-  auto r = run_tool(host, {"curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-", url}, 20s);
+Result<Observation> get_v2_from(HostContext& host, const std::string& registry, const std::string& ca_path) {
+  const std::string url = (ca_path.empty() ? "http://" : "https://") + registry + "/v2/";
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "5", "-o", "/dev/null", "-D", "-"};
+  if (!ca_path.empty()) argv.insert(argv.end(), {"--cacert", ca_path});
+  argv.push_back(url);
+  auto r = run_tool(host, argv, 20s);
   if (!r) return r.error();
   if (r->exit_code != 0) return Observation{false, "no answer", "GET " + url + ": " + last_line(r->err)};
   auto judged = check_v2_head(r->out, "GET " + url);

@@ -15,8 +15,9 @@ namespace rs::agent {
 Result<CommandResult> run_tool(HostContext& host, const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
                                const std::string& input = {});
 
-// GET http://REGISTRY/v2/ run on the host itself (its network, its routes).
-Result<Observation> get_v2_from(HostContext& host, const std::string& registry);
+// GET http://REGISTRY/v2/ run on the host itself (its network, its routes); https:// when
+// `ca_path` (a file on that host) names the CA to trust.
+Result<Observation> get_v2_from(HostContext& host, const std::string& registry, const std::string& ca_path = {});
 
 // The last non-empty line of a tool's output: docker's own error message.
 std::string last_line(const std::string& text);

@@ -1,6 +1,8 @@
 #include "agent/modules/module_table.hpp"
 
 #include "agent/modules/docker_insecure_registry_module.hpp"
+#include "agent/modules/docker_login_module.hpp"
+#include "agent/modules/docker_registry_ca_module.hpp"
 #include "agent/modules/registry_service_module.hpp"
 #include "agent/modules/sysctl_module.hpp"
 #include "agent/modules/systemd_module.hpp"
@@ -13,6 +15,8 @@ const std::vector<ModuleInfo>& modules() {
       {"docker_insecure_registry", make_docker_insecure_registry_action},
       {"systemd", make_systemd_action},
       {"registry_service", make_registry_service_action},
+      {"docker_registry_ca", make_docker_registry_ca_action},
+      {"docker_login", make_docker_login_action},
   };
   return all;
 }

@@ -77,6 +77,12 @@ std::vector<std::string> Params::strings(const std::string& key, bool required) 
   return out;
 }
 
+YAML::Node Params::node(const std::string& key) {
+  used_.push_back(key);
+  YAML::Node v = node_.IsMap() ? node_[key] : YAML::Node();
+  return v ? v : YAML::Node(YAML::NodeType::Null);
+}
+
 void Params::finish() {
   if (!node_.IsMap()) return;
   for (auto it = node_.begin(); it != node_.end(); ++it) {

@@ -22,6 +22,8 @@ class Params {
   std::string choice(const std::string& key, const std::vector<std::string>& allowed,
                      const std::optional<std::string>& fallback = std::nullopt);
   std::vector<std::string> strings(const std::string& key, bool required = true);
+  // The argument as it is (a list of mappings, say), for the module to read; null when absent.
+  YAML::Node node(const std::string& key);
   // Reports the keys nobody asked for.
   void finish();
   void problem(const std::string& key, const std::string& message) { problems_.emplace_back(key, message); }

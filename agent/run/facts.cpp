@@ -1,6 +1,7 @@
 #include "agent/run/facts.hpp"
 
 #include "agent/modules/host_probes.hpp"
+#include "agent/modules/registry_service_module.hpp"
 #include "core/random.hpp"
 
 #include <algorithm>
@@ -49,9 +50,43 @@ std::optional<std::string> output_digest(const std::string& output) {
   return "sha256:" + hex;
 }
 
-Fact registry_reach_fact(const std::string& registry, std::vector<Repairer> repaired_by) {
-  return Fact{"reach http://" + registry + "/v2/", "200/401 + Docker-Distribution-API-Version", "",
-              std::move(repaired_by), [registry](HostContext& h) { return get_v2_from(h, registry); }};
+namespace {
+
+std::string scheme(const RegistryEndpoint& r) { return r.tls ? "https://" : "http://"; }
+
+// curl's arguments to reach the registry as docker does: its CA, and the login's password
+// passed on stdin (never on a command line) as a curl config line.
+struct CurlAccess {
+  std::vector<std::string> args;
+  std::string input;
+};
+
+Result<CurlAccess> curl_access(HostContext& h, const RegistryEndpoint& r, const ProbeLogin& login) {
+  CurlAccess a;
+  if (r.tls) a.args = {"--cacert", docker_ca_path(r.address)};
+  if (!r.auth || login.user.empty()) return a;
+  if (!h.control().files) return make_error(Errc::internal, "no control machine files");
+  auto secret = h.control().files->read(login.password_file);
+  if (!secret) return secret.error();
+  if (!*secret) return make_error(Errc::not_found, "'" + login.password_file + "' does not exist on the control machine");
+  std::string password = (*secret)->substr(0, (*secret)->find_first_of("\r\n"));
+  std::string quoted;
+  for (char c : login.user + ":" + password) {
+    if (c == '"' || c == '\\') quoted += '\\';
+    quoted += c;
+  }
+  a.args.insert(a.args.end(), {"--config", "-"});
+  a.input = "user = \"" + quoted + "\"\n";
+  return a;
+}
+
+}  // namespace
+
+Fact registry_reach_fact(const RegistryEndpoint& registry, std::vector<Repairer> repaired_by) {
+  const std::string ca = registry.tls ? docker_ca_path(registry.address) : "";
+  const std::string address = registry.address;
+  return Fact{"reach " + scheme(registry) + address + "/v2/", "200/401 + Docker-Distribution-API-Version", "",
+              std::move(repaired_by), [address, ca](HostContext& h) { return get_v2_from(h, address, ca); }};
 }
 
 namespace {
@@ -63,8 +98,8 @@ std::string probe_tag(const std::string& host) {
   return tag.substr(0, 60) + "-" + random_hex(4);
 }
 
-std::string probe_manifest_url(const std::string& registry, const std::string& digest) {
-  return "http://" + registry + "/v2/" + kProbeRepository + "/manifests/" + digest;
+std::string probe_manifest_url(const RegistryEndpoint& registry, const std::string& digest) {
+  return scheme(registry) + registry.address + "/v2/" + kProbeRepository + "/manifests/" + digest;
 }
 
 // One step of the probe: its output when it worked, else why not (the tool's own last line;
@@ -84,13 +119,18 @@ Result<Step> run_step(HostContext& h, const std::vector<std::string>& argv, cons
 }
 
 // Leaves nothing behind after a failed step: the local image, and the manifest once pushed.
-void clean_up_probe(HostContext& h, const std::string& registry, const std::string& ref,
+// The DELETE of the probe's manifest by digest, as the login when the registry has users.
+std::vector<std::string> delete_argv(const RegistryEndpoint& registry, const CurlAccess& access, const std::string& digest) {
+  std::vector<std::string> argv = {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE"};
+  argv.insert(argv.end(), access.args.begin(), access.args.end());
+  argv.push_back(probe_manifest_url(registry, digest));
+  return argv;
+}
+
+void clean_up_probe(HostContext& h, const RegistryEndpoint& registry, const CurlAccess& access, const std::string& ref,
                     const std::optional<std::string>& pushed_digest) {
   (void)h.commands().run({"docker", "rmi", "-f", ref}, {}, 30s);
-  if (pushed_digest)
-    (void)h.commands().run(
-        {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-X", "DELETE", probe_manifest_url(registry, *pushed_digest)},
-        {}, 30s);
+  if (pushed_digest) (void)h.commands().run(delete_argv(registry, access, *pushed_digest), access.input, 30s);
 }
 
 std::string seconds_since(std::chrono::steady_clock::time_point start) {
@@ -101,13 +141,16 @@ std::string seconds_since(std::chrono::steady_clock::time_point start) {
 }
 
 // import a one-file image, push, remove, pull, compare digests, delete the manifest, remove.
-Result<Observation> probe_push_pull(HostContext& h, const std::string& registry, const std::string& host) {
+Result<Observation> probe_push_pull(HostContext& h, const RegistryEndpoint& registry, const std::string& host,
+                                    const ProbeLogin& login) {
   const std::string tag = probe_tag(host);
-  const std::string ref = registry + "/" + kProbeRepository + ":" + tag;
+  const std::string ref = registry.address + "/" + kProbeRepository + ":" + tag;
   const auto start = std::chrono::steady_clock::now();
+  auto access = curl_access(h, registry, login);
+  if (!access) return access.error();
   std::optional<std::string> pushed_digest;
   auto failed = [&](const std::string& step, const std::string& why) {
-    clean_up_probe(h, registry, ref, pushed_digest);
+    clean_up_probe(h, registry, *access, ref, pushed_digest);
     return Observation{false, "failed at " + step, step + " " + ref + ": " + why};
   };
 
@@ -131,9 +174,7 @@ Result<Observation> probe_push_pull(HostContext& h, const std::string& registry,
   if (pulled_digest != pushed_digest)
     return failed("digest comparison", "pushed " + *pushed_digest + ", pulled " + pulled_digest.value_or("none"));
 
-  auto deleted = run_tool(h, {"curl", "-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code}", "-X", "DELETE",
-                              probe_manifest_url(registry, *pushed_digest)},
-                          30s);
+  auto deleted = run_tool(h, delete_argv(registry, *access, *pushed_digest), 30s, access->input);
   if (!deleted) return deleted.error();
   if (deleted->exit_code != 0 || deleted->out != "202")
     return failed("DELETE manifest",
@@ -146,9 +187,10 @@ Result<Observation> probe_push_pull(HostContext& h, const std::string& registry,
 
 }  // namespace
 
-Fact push_pull_fact(const std::string& registry, const std::string& host, std::vector<Repairer> repaired_by) {
-  return Fact{"push/pull/delete via " + registry, "same digest back, deleted", "", std::move(repaired_by),
-              [registry, host](HostContext& h) { return probe_push_pull(h, registry, host); }};
+Fact push_pull_fact(const RegistryEndpoint& registry, const std::string& host, std::vector<Repairer> repaired_by,
+                    ProbeLogin login) {
+  return Fact{"push/pull/delete via " + registry.address, "same digest back, deleted", "", std::move(repaired_by),
+              [registry, host, login](HostContext& h) { return probe_push_pull(h, registry, host, login); }};
 }
 
 }  // namespace rs::agent

@@ -150,6 +150,11 @@ void Inventory::set_default(const std::string& name, const Var& var) {
     if (!host.vars.count(name)) set_var(host.vars, name, var);
 }
 
+void Inventory::set_host_var(const std::string& host, const std::string& name, const Var& var) {
+  for (auto& h : hosts_)
+    if (h.name == host) set_var(h.vars, name, var);
+}
+
 std::string InventoryHost::var_string(const std::string& name, const std::string& fallback) const {
   auto it = vars.find(name);
   if (it == vars.end() || !it->second.value || !it->second.value.IsScalar()) return fallback;

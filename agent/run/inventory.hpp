@@ -73,6 +73,8 @@ class Inventory {
   // Gives `name` = var to every host where no level of the inventory set it (the lowest
   // precedence of all: defaults).
   void set_default(const std::string& name, const Var& var);
+  // Replaces one host's variable (a derived value: a path made absolute, say).
+  void set_host_var(const std::string& host, const std::string& name, const Var& var);
 
   const std::string& file() const { return file_; }
 

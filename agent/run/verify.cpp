@@ -99,8 +99,11 @@ std::vector<Fact> plan_facts(const HostPlan& plan, const Inventory& inventory, c
   }
   // From this host to every registry its docker trusts: the registry host's service and
   // this host's docker configuration are what apply would repair.
+  const ProbeLogin login{plan.host->var_string("registry_login_user"), plan.host->var_string("registry_login_password_file")};
   for (const auto& r : registries) {
-    std::vector<Repairer> by = {{me, "docker_insecure_registry"}};
+    const RegistryEndpoint endpoint = find_registry(inventory, r).value_or(RegistryEndpoint{r, false, false});
+    std::vector<Repairer> by = {{me, endpoint.tls ? "docker_registry_ca" : "docker_insecure_registry"}};
+    if (endpoint.auth) by.push_back({me, "docker_login"});
     bool own = false;
     for (const auto& h : inventory.hosts())
       if (h.groups.count(kRegistryGroup) && registry_address(h) == r) {
@@ -108,8 +111,12 @@ std::vector<Fact> plan_facts(const HostPlan& plan, const Inventory& inventory, c
         own = own || h.name == me;
       }
     // The registry host's own GET /v2/ is already a fact of its registry service.
-    if (!own) facts.push_back(registry_reach_fact(r, {by.begin() + 1, by.end()}));
-    if (probe) facts.push_back(push_pull_fact(r, me, by));
+    std::vector<Repairer> reach_by;
+    for (const auto& b : by)
+      if (b.module == "registry_service" || b.module == "docker_registry_ca") reach_by.push_back(b);
+    if (!own) facts.push_back(registry_reach_fact(endpoint, reach_by));
+    // A registry with users takes pushes only from a host that logs in.
+    if (probe && (!endpoint.auth || !login.user.empty())) facts.push_back(push_pull_fact(endpoint, me, by, login));
   }
   return facts;
 }

@@ -61,7 +61,7 @@ TEST_CASE("http probe: other servers, silence and closed ports are errors") {
   }
   {
     OneShot server("");
-    auto r = probe_registry("127.0.0.1", server.port, std::chrono::milliseconds(300));
+    auto r = probe_registry("127.0.0.1", server.port, {}, std::chrono::milliseconds(300));
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code == rs::Errc::timeout);
   }

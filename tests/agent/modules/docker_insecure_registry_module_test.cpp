@@ -177,3 +177,49 @@ TEST_CASE("docker: flags in DOCKER_OPTS (/etc/default/docker) count as listed an
   CHECK(refused.error().code == rs::Errc::conflict);
   CHECK_THAT(refused.error().message, Catch::Contains("DOCKER_OPTS in '/etc/default/docker'"));
 }
+
+TEST_CASE("docker: a registry that now serves TLS leaves the drop-in and daemon.json, the rest stays") {
+  FakeHost h;
+  DockerInsecureRegistryAction both(config({"10.0.0.1:5000", "10.0.0.2:5000"}));
+  auto first = both.check(h.ctx);
+  REQUIRE(first.ok());
+  REQUIRE(both.apply(h.ctx, *first).ok());
+  REQUIRE(h.systemd.reload().ok());
+
+  auto c = config({"10.0.0.2:5000"});
+  c.remove = {"10.0.0.1:5000"};
+  DockerInsecureRegistryAction switched(c);
+  auto diff = switched.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  CHECK_THAT(diff->files[0].after, !Catch::Contains("10.0.0.1:5000"));
+  CHECK_THAT(diff->files[0].after, Catch::EndsWith("$DOCKER_OPTS --insecure-registry 10.0.0.2:5000\n"));
+  REQUIRE(switched.apply(h.ctx, *diff).ok());
+  REQUIRE(h.systemd.reload().ok());
+  auto again = switched.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+
+  // daemon-json: the entry leaves the list, every other key and entry stays.
+  FakeHost j;
+  write_text(j.at("/etc/docker/daemon.json"),
+             R"({"log-driver": "journald", "insecure-registries": ["10.0.0.1:5000", "10.0.0.9:5000"]})");
+  auto cj = config({}, "daemon-json");
+  cj.remove = {"10.0.0.1:5000"};
+  DockerInsecureRegistryAction json_action(cj);
+  auto jd = json_action.check(j.ctx);
+  REQUIRE(jd.ok());
+  REQUIRE(jd->files.size() == 1);
+  auto written = nlohmann::json::parse(jd->files[0].after);
+  CHECK(written["log-driver"] == "journald");
+  CHECK(written["insecure-registries"] == nlohmann::json::array({"10.0.0.9:5000"}));
+}
+
+TEST_CASE("docker: remove may not name a registry that registries lists") {
+  YAML::Node args = YAML::Load("{registries: [a:5000], remove: [a:5000]}");
+  Params::ProblemList problems;
+  Params params(args, problems);
+  CHECK(make_docker_insecure_registry_action(params) == nullptr);
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0].first == "remove");
+}

@@ -1,8 +1,13 @@
 #include "agent/modules/registry_service_module.hpp"
+#include "agent/modules/registry_tls.hpp"
+#include "registry/config.hpp"
+#include "registry/htpasswd.hpp"
 
 #include "fakes.hpp"
 
 #include <catch2/catch.hpp>
+
+#include <sys/stat.h>
 
 using namespace rs::agent;
 using namespace rs::agent::test;
@@ -14,7 +19,7 @@ TEST_CASE("registry_service: installs binary and unit, enables, starts, probes, 
   write_text(src.path / "registry-setup", "#!binary v1");
   h.control.self_binary = (src.path / "registry-setup").string();
   std::vector<std::pair<std::string, int>> probes;
-  h.control.probe_registry = [&](const std::string& host, int port) -> rs::Result<void> {
+  h.control.probe_registry = [&](const std::string& host, int port, const std::string&) -> rs::Result<void> {
     probes.emplace_back(host, port);
     return rs::ok();
   };
@@ -65,7 +70,7 @@ TEST_CASE("registry_service: a registry that does not answer GET /v2/ fails the 
   TempDir src;
   write_text(src.path / "bin", "x");
   h.control.self_binary = (src.path / "bin").string();
-  h.control.probe_registry = [](const std::string&, int) -> rs::Result<void> {
+  h.control.probe_registry = [](const std::string&, int, const std::string&) -> rs::Result<void> {
     return rs::make_error(rs::Errc::unavailable, "GET http://10.77.0.11:5000/v2/: Connection refused");
   };
   h.control.probe_attempts = 2;
@@ -77,4 +82,140 @@ TEST_CASE("registry_service: a registry that does not answer GET /v2/ fails the 
   auto r = action.apply(h.ctx, *diff);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error().message, Catch::Contains("Connection refused"));
+}
+
+namespace {
+
+unsigned file_mode(const std::filesystem::path& p) {
+  struct stat st{};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return st.st_mode & 0777;
+}
+
+const FileChange* find_file(const Diff& d, const std::string& path) {
+  for (const auto& f : d.files)
+    if (f.path == path) return &f;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST_CASE("registry_service: TLS from the control machine's authority, users, rules; nothing changes twice") {
+  FakeHost h;
+  TempDir control;
+  write_text(control.path / "registry-setup", "#!binary");
+  write_text(control.path / "alice.pw", "alice-pw\n");
+  h.control.self_binary = (control.path / "registry-setup").string();
+  std::vector<std::string> probed_cas;
+  h.control.probe_registry = [&](const std::string&, int, const std::string& ca) -> rs::Result<void> {
+    probed_cas.push_back(ca);
+    return rs::ok();
+  };
+  RegistryServiceConfig c;
+  c.tls = RegistryTls::self_signed;
+  c.tls_dir = (control.path / "tls").string();
+  c.users = {RegistryUser{"alice", (control.path / "alice.pw").string(), "", {{"**", "pull,push,delete"}}},
+             RegistryUser{"bob", "", "$2y$04$pkQphvdbgA71XjnHaQKneOeWZ6mkggieIN1jlDvwh7ykXdGaxBC/q", {{"team/**", "pull"}}}};
+  c.anonymous = {"public/**"};
+  RegistryServiceAction action(c);
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  for (const auto* path : {"/etc/registry-setup/tls/registry.crt", "/etc/registry-setup/tls/registry.key",
+                           "/etc/registry-setup/htpasswd", "/etc/registry-setup/registry.yml"})
+    CHECK(find_file(*diff, path) != nullptr);
+  CHECK(find_file(*diff, "/etc/registry-setup/tls/registry.key")->binary);
+  CHECK(find_file(*diff, "/etc/registry-setup/htpasswd")->binary);
+  CHECK(diff->warnings.empty());
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+
+  CHECK(file_mode(h.at("/etc/registry-setup/tls/registry.key")) == 0600);
+  CHECK(file_mode(h.at("/etc/registry-setup/htpasswd")) == 0600);
+  auto ca = ensure_certificate_authority(c.tls_dir);
+  REQUIRE(ca.ok());
+  REQUIRE(probed_cas.size() == 1);
+  CHECK(probed_cas[0] == ca->certificate_pem);
+  KeyPair on_host{read_text(h.at("/etc/registry-setup/tls/registry.crt")), read_text(h.at("/etc/registry-setup/tls/registry.key"))};
+  CHECK(judge_server_certificate(on_host, ca->certificate_pem, {"10.77.0.11", "host-a"}).empty());
+
+  auto config = read_text(h.at("/etc/registry-setup/registry.yml"));
+  CHECK_THAT(config, Catch::Contains("certificate: /etc/registry-setup/tls/registry.crt\n"));
+  CHECK_THAT(config, Catch::Contains("path: /etc/registry-setup/htpasswd\n"));
+  CHECK_THAT(config, Catch::Contains(R"(- {repository: "public/**", anonymous: [pull]})"));
+  CHECK_THAT(config, Catch::Contains(R"(- {repository: "team/**", users: {"bob": [pull]}})"));
+  auto parsed = rs::registry::parse_config(config, "registry.yml");
+  REQUIRE(parsed.ok());
+  auto unit = read_text(h.at("/etc/systemd/system/registry-setup-registry.service"));
+  CHECK_THAT(unit, Catch::Contains("ExecStart=/usr/local/bin/registry-setup serve --config /etc/registry-setup/registry.yml\n"));
+  CHECK_THAT(unit, Catch::Contains("ExecReload=/bin/kill -HUP $MAINPID\n"));
+
+  auto htpasswd = read_text(h.at("/etc/registry-setup/htpasswd"));
+  auto users = rs::registry::parse_htpasswd(htpasswd, "htpasswd");
+  REQUIRE(users.ok());
+  REQUIRE(users->entries.size() == 2);
+  CHECK(rs::registry::crypt_verify("alice-pw", users->entries[0].hash));
+  CHECK(users->entries[1].hash == c.users[1].password_hash);
+
+  // Same inputs: the certificate and the bcrypt hash stay (no new salt, no new key).
+  auto again = action.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+
+  // A new password: only htpasswd changes, and the running server reads it without a restart.
+  write_text(control.path / "alice.pw", "changed\n");
+  auto pw = action.check(h.ctx);
+  REQUIRE(pw.ok());
+  REQUIRE(pw->files.size() == 1);
+  CHECK(pw->files[0].path == "/etc/registry-setup/htpasswd");
+  CHECK_FALSE(pw->has(ChangeKind::restart));
+
+  // A certificate that is not valid for the host's address is issued again.
+  auto elsewhere = issue_server_certificate(*ca, {"10.9.9.9"});
+  REQUIRE(elsewhere.ok());
+  write_text(h.at("/etc/registry-setup/tls/registry.crt"), elsewhere->certificate_pem);
+  write_text(h.at("/etc/registry-setup/tls/registry.key"), elsewhere->key_pem);
+  auto reissue = action.check(h.ctx);
+  REQUIRE(reissue.ok());
+  REQUIRE(find_file(*reissue, "/etc/registry-setup/tls/registry.crt") != nullptr);
+  CHECK(reissue->has(ChangeKind::restart));
+}
+
+TEST_CASE("registry_service: without users the check warns that the registry is open") {
+  FakeHost h;
+  TempDir src;
+  write_text(src.path / "bin", "x");
+  h.control.self_binary = (src.path / "bin").string();
+  RegistryServiceAction action(RegistryServiceConfig{});
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->warnings.size() == 1);
+  CHECK_THAT(diff->warnings[0], Catch::Contains("anyone who reaches 10.77.0.11:5000 can push"));
+}
+
+TEST_CASE("registry_service: bad users, patterns and TLS arguments are problems named by key") {
+  auto problems_of = [](const std::string& yaml) {
+    YAML::Node args = YAML::Load(yaml);
+    Params::ProblemList problems;
+    Params params(args, problems);
+    auto action = make_registry_service_action(params);
+    CHECK((action == nullptr) == !problems.empty());
+    std::string out;
+    for (const auto& [k, m] : problems) out += k + ": " + m + "\n";
+    return out;
+  };
+  CHECK(problems_of("{users: [{name: alice, password_file: /pw}]}").empty());
+  CHECK_THAT(problems_of("{users: [{name: 'a:b', password_file: /pw}]}"), Catch::Contains("users[0]: name 'a:b'"));
+  CHECK_THAT(problems_of("{users: [{name: a}]}"), Catch::Contains("needs exactly one of password_file"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_hash: '{SHA}x'}]}"), Catch::Contains("must be a bcrypt hash"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_file: /p}, {name: a, password_file: /q}]}"),
+             Catch::Contains("listed twice"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_file: /p, access: [{repository: 'x**', actions: [pull]}]}]}"),
+             Catch::Contains("users[0].access: 'x**'"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_file: /p, access: [{repository: x, actions: [fly]}]}]}"),
+             Catch::Contains("actions are pull, push, delete"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_file: /p, pass: x}]}"), Catch::Contains("'pass' is unknown"));
+  CHECK_THAT(problems_of("{anonymous: ['public/**']}"), Catch::Contains("anonymous: needs users"));
+  CHECK_THAT(problems_of("{tls: self-signed}"), Catch::Contains("tls_dir: required"));
+  CHECK_THAT(problems_of("{tls: files, tls_certificate: /c}"), Catch::Contains("tls_key: required"));
+  CHECK_THAT(problems_of("{tls: maybe}"), Catch::Contains("tls: 'maybe' is not one of"));
+  CHECK_THAT(problems_of("{auth: token}"), Catch::Contains("auth: token needs users"));
 }

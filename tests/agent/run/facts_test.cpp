@@ -174,7 +174,7 @@ TEST_CASE("GET /v2/ runs on the host and needs the registry header", "[facts]") 
     if (argv[0] == "curl") return out(head, code, code ? "curl: (7) Failed to connect to 10.77.0.11 port 5000" : "");
     return std::nullopt;
   };
-  auto reach = registry_reach_fact("10.77.0.11:5000", {{"host-a", "registry_service"}});
+  auto reach = registry_reach_fact(RegistryEndpoint{"10.77.0.11:5000"}, {{"host-a", "registry_service"}});
   auto seen = reach.observe(h.ctx);
   REQUIRE(seen);
   CHECK(seen->matches);
@@ -231,7 +231,7 @@ TEST_CASE("push/pull probe: every step on the host, cleaned up, a failed step na
     if (argv[0] == "curl") return out("202");
     return std::nullopt;
   };
-  auto fact = push_pull_fact("10.77.0.11:5000", "host-b", {});
+  auto fact = push_pull_fact(RegistryEndpoint{"10.77.0.11:5000"}, "host-b", {});
   auto seen = fact.observe(h.ctx);
   REQUIRE(seen);
   CHECK(seen->matches);

@@ -184,3 +184,74 @@ TEST_CASE("inventory: a key that is a list, or a key set twice, is a listed prob
   CHECK(problems[0].str() == "odd.yml:3: all.hosts: a key must be a plain value, not a list or mapping");
   CHECK(problems[1].str() == "odd.yml:6: all.vars.x: set twice in one mapping (first at line 6)");
 }
+
+TEST_CASE("inventory: the secure registry's variables: lists for the clients, paths from the inventory's folder") {
+  const char* text = R"(all:
+  vars:
+    registry_login_user: ci
+    registry_login_password_file: secrets/ci
+  children:
+    registry:
+      hosts:
+        tls-a:
+          ansible_host: 10.77.0.11
+          registry_tls: self-signed
+          registry_tls_dir: state/tls
+          registry_users:
+            - {name: ci, password_file: secrets/ci}
+        plain-b:
+          ansible_host: 10.77.0.12
+        own-c:
+          ansible_host: 10.77.0.13
+          registry_tls: files
+          registry_tls_certificate: /etc/site/reg.crt
+          registry_tls_key: /etc/site/reg.key
+    clients:
+      hosts:
+        client:
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "/srv/lab/inventory.yml", problems, derive_registry_vars);
+  REQUIRE(inv.ok());
+  const auto* client = inv->host("client");
+  auto list = [&](const char* var) {
+    std::vector<std::string> out;
+    for (const auto& n : client->vars.at(var).value) out.push_back(n.IsScalar() ? n.as<std::string>() : n["address"].as<std::string>());
+    return out;
+  };
+  CHECK(list("registry_insecure_addresses") == std::vector<std::string>{"10.77.0.12:5000"});
+  CHECK(list("registry_tls_addresses") == std::vector<std::string>{"10.77.0.11:5000", "10.77.0.13:5000"});
+  CHECK(list("registry_auth_addresses") == std::vector<std::string>{"10.77.0.11:5000"});
+  const auto& trust = client->vars.at("registry_tls_trust").value;
+  CHECK(trust[0]["ca_dir"].as<std::string>() == "/srv/lab/state/tls");
+  CHECK(trust[1]["ca"].as<std::string>() == "/etc/site/reg.crt");
+  CHECK(client->var_string("registry_login_password_file") == "/srv/lab/secrets/ci");
+  CHECK(inv->host("tls-a")->vars.at("registry_users").value[0]["password_file"].as<std::string>() == "/srv/lab/secrets/ci");
+  CHECK(inv->host("plain-b")->var_string("registry_tls") == "none");
+  CHECK_THAT(inv->host("plain-b")->var_string("registry_tls_dir"), Catch::EndsWith("/registry-setup/tls"));
+}
+
+TEST_CASE("inventory: bad secure-registry variables are problems") {
+  const char* text = R"(all:
+  children:
+    registry:
+      hosts:
+        a:
+          registry_tls: maybe
+          registry_auth: ldap
+          registry_users: alice
+        b:
+          registry_tls: files
+          registry_login_user: ci
+)";
+  Problems problems;
+  auto inv = Inventory::parse(text, "bad.yml", problems, derive_registry_vars);
+  REQUIRE_FALSE(inv.ok());
+  std::string all;
+  for (const auto& p : problems) all += p.key + ": " + p.message + "\n";
+  CHECK_THAT(all, Catch::Contains("registry_tls: 'maybe' is not one of none, self-signed, files"));
+  CHECK_THAT(all, Catch::Contains("registry_auth: 'ldap' is not one of basic, token"));
+  CHECK_THAT(all, Catch::Contains("registry_users: must be a list"));
+  CHECK_THAT(all, Catch::Contains("files needs registry_tls_certificate"));
+  CHECK_THAT(all, Catch::Contains("needs registry_login_password_file"));
+}
