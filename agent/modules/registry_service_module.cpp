@@ -403,6 +403,11 @@ std::unique_ptr<Action> make_registry_service_action(Params& params) {
   if (!c.anonymous.empty() && c.users.empty())
     params.problem("anonymous", "needs users: without any the registry is open to everyone anyway");
   if (c.auth == "token" && c.users.empty()) params.problem("auth", "token needs users");
+  // docker learns how to log in from GET /v2/ alone: a 401 there (Basic) leaves anonymous
+  // clients out, a 200 leaves logged-in ones without their credentials. Tokens serve both.
+  if (!c.anonymous.empty() && !c.users.empty() && c.auth == "basic")
+    params.problem("anonymous", "needs auth: token (with Basic auth docker either sends no credentials or lets no "
+                                "anonymous client in)");
   auto safe_path = [](const std::string& p) {
     return !p.empty() && p[0] == '/' && p.find_first_of(" \t\n\"'\\%$;") == std::string::npos &&
            p.find("..") == std::string::npos;

@@ -117,6 +117,7 @@ TEST_CASE("registry_service: TLS from the control machine's authority, users, ru
   c.users = {RegistryUser{"alice", (control.path / "alice.pw").string(), "", {{"**", "pull,push,delete"}}},
              RegistryUser{"bob", "", "$2y$04$pkQphvdbgA71XjnHaQKneOeWZ6mkggieIN1jlDvwh7ykXdGaxBC/q", {{"team/**", "pull"}}}};
   c.anonymous = {"public/**"};
+  c.auth = "token";
   RegistryServiceAction action(c);
   auto diff = action.check(h.ctx);
   REQUIRE(diff.ok());
@@ -140,6 +141,7 @@ TEST_CASE("registry_service: TLS from the control machine's authority, users, ru
   auto config = read_text(h.at("/etc/registry-setup/registry.yml"));
   CHECK_THAT(config, Catch::Contains("certificate: /etc/registry-setup/tls/registry.crt\n"));
   CHECK_THAT(config, Catch::Contains("path: /etc/registry-setup/htpasswd\n"));
+  CHECK_THAT(config, Catch::Contains("signingkey: /etc/registry-setup/token.key\n"));
   CHECK_THAT(config, Catch::Contains(R"(- {repository: "public/**", anonymous: [pull]})"));
   CHECK_THAT(config, Catch::Contains(R"(- {repository: "team/**", users: {"bob": [pull]}})"));
   auto parsed = rs::registry::parse_config(config, "registry.yml");
@@ -218,4 +220,6 @@ TEST_CASE("registry_service: bad users, patterns and TLS arguments are problems 
   CHECK_THAT(problems_of("{tls: files, tls_certificate: /c}"), Catch::Contains("tls_key: required"));
   CHECK_THAT(problems_of("{tls: maybe}"), Catch::Contains("tls: 'maybe' is not one of"));
   CHECK_THAT(problems_of("{auth: token}"), Catch::Contains("auth: token needs users"));
+  CHECK_THAT(problems_of("{users: [{name: a, password_file: /p}], anonymous: [x]}"), Catch::Contains("needs auth: token"));
+  CHECK(problems_of("{users: [{name: a, password_file: /p}], anonymous: [x], auth: token}").empty());
 }
