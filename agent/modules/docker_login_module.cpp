@@ -27,12 +27,8 @@ Result<Diff> DockerLoginAction::check(HostContext& host) {
   Diff diff;
   const auto& c = config_;
   if (c.user.empty() || c.registries.empty()) return diff;
-  if (!host.control().files) return make_error(Errc::internal, "no control machine files");
-  auto secret = host.control().files->read(c.password_file);
-  if (!secret) return secret.error();
-  if (!*secret) return make_error(Errc::not_found, "password_file '" + c.password_file + "' does not exist on the control machine");
-  const std::string password = (*secret)->substr(0, (*secret)->find_first_of("\r\n"));
-  if (password.empty()) return make_error(Errc::invalid_argument, "password_file '" + c.password_file + "' is empty");
+  auto password = control_secret(host.control(), c.password_file, "registry_login_password_file");
+  if (!password) return password.error();
   auto text = host.files().read(c.config);
   if (!text) return text.error();
   Json json = Json::object();
@@ -47,7 +43,7 @@ Result<Diff> DockerLoginAction::check(HostContext& host) {
   if (json.contains("auths") && !json["auths"].is_object())
     return make_error(Errc::invalid_argument, "'" + c.config + "': auths is not an object");
   Json merged = json;
-  const std::string auth = docker_auth_value(c.user, password);
+  const std::string auth = docker_auth_value(c.user, *password);
   for (const auto& r : c.registries) {
     Json& entry = merged["auths"][r];
     if (!entry.is_object()) entry = Json::object();

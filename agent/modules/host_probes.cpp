@@ -34,6 +34,16 @@ Result<Observation> get_v2_from(HostContext& host, const std::string& registry, 
   return Observation{true, *judged + ", Docker-Distribution-API-Version", ""};
 }
 
+Result<std::string> control_secret(const ControlMachine& control, const std::string& path, const std::string& what) {
+  if (!control.files) return make_error(Errc::internal, "no control machine files");
+  auto text = control.files->read(path);
+  if (!text) return text.error().with_context(what);
+  if (!*text) return make_error(Errc::not_found, what + " '" + path + "' does not exist on the control machine");
+  std::string secret = (*text)->substr(0, (*text)->find_first_of("\r\n"));
+  if (secret.empty()) return make_error(Errc::invalid_argument, what + " '" + path + "' is empty");
+  return secret;
+}
+
 std::string last_line(const std::string& text) {
   auto end = text.find_last_not_of(" \t\r\n");
   if (end == std::string::npos) return "(no output)";

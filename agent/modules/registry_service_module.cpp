@@ -188,11 +188,9 @@ Result<void> RegistryServiceAction::check_users(HostContext& host, Diff& diff) c
   for (const auto& u : c.users) {
     std::string hash = u.password_hash;
     if (hash.empty()) {
-      auto file = control_file(host.control(), u.password_file, "password_file of user '" + u.name + "'");
-      if (!file) return file.error();
-      std::string password = file->substr(0, file->find_first_of("\r\n"));
-      if (password.empty())
-        return make_error(Errc::invalid_argument, "password_file '" + u.password_file + "' of user '" + u.name + "' is empty");
+      auto secret = control_secret(host.control(), u.password_file, "password_file of user '" + u.name + "'");
+      if (!secret) return secret.error();
+      const std::string& password = *secret;
       if (password.size() > kMaxPasswordBytes)
         return make_error(Errc::invalid_argument, "the password of user '" + u.name + "' is over 72 bytes (bcrypt reads no further)");
       auto it = existing.find(u.name);

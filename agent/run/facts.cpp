@@ -65,13 +65,10 @@ Result<CurlAccess> curl_access(HostContext& h, const RegistryEndpoint& r, const 
   CurlAccess a;
   if (r.tls) a.args = {"--cacert", docker_ca_path(r.address)};
   if (!r.auth || login.user.empty()) return a;
-  if (!h.control().files) return make_error(Errc::internal, "no control machine files");
-  auto secret = h.control().files->read(login.password_file);
-  if (!secret) return secret.error();
-  if (!*secret) return make_error(Errc::not_found, "'" + login.password_file + "' does not exist on the control machine");
-  std::string password = (*secret)->substr(0, (*secret)->find_first_of("\r\n"));
+  auto password = control_secret(h.control(), login.password_file, "registry_login_password_file");
+  if (!password) return password.error();
   std::string quoted;
-  for (char c : login.user + ":" + password) {
+  for (char c : login.user + ":" + *password) {
     if (c == '"' || c == '\\') quoted += '\\';
     quoted += c;
   }

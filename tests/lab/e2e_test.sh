@@ -17,13 +17,7 @@ registry=192.168.1.11:5000
 image=$registry/e2e/busybox
 work=$(mktemp -d)
 state_dir=${RS_LAB_RUN_DIR:-/run/registry-setup/lab}/$name
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
-lab() { "$bin" lab "$1" --name "$name" "${@:2}"; }
-on() { lab exec "$1" -- "${@:2}"; }
-apply() { lab run -- "$bin" apply "$inventory" "$@"; }
-cleanup() { "$bin" lab down --name "$name" >/dev/null 2>&1; rm -rf "$work"; }
-trap cleanup EXIT
+. "$root/tests/lab/e2e_lib.sh"
 
 # dockerd must not turn ip_forward on by itself: then the 0 -> 1 is apply's doing.
 lab up "$inventory" --docker-opts=--ip-forward=false; rc=$?
@@ -45,7 +39,7 @@ apply --limit registry; rc=$?
 check "apply --limit registry (host-a only) exits 0" "[ $rc -eq 0 ]"
 out=$(on host-b docker push "$image:1" 2>&1); rc=$?
 check "push from host-b before apply fails: server gave HTTP response to HTTPS client" \
-  "[ $rc -ne 0 ] && grep -q 'server gave HTTP response to HTTPS client' <<<'$out'"
+  "[ $rc -ne 0 ] && grep -q 'server gave HTTP response to HTTPS client' <<<\"\$out\""
 
 apply; rc=$?
 check "apply on both hosts exits 0" "[ $rc -eq 0 ]"
@@ -93,7 +87,7 @@ check "the registry answers again after the restart" "lab run -- curl -sf 'http:
 out=$(apply 2>&1); rc=$?
 echo "$out" | tail -5
 check "a second apply exits 0 and changes nothing" \
-  "[ $rc -eq 0 ] && grep -q 'changed=0' <<<'$out' && ! grep -qE 'changed=[1-9]' <<<'$out'"
+  "[ $rc -eq 0 ] && grep -q 'changed=0' <<<\"\$out\" && ! grep -qE 'changed=[1-9]' <<<\"\$out\""
 
 lab down; rc=$?
 check "lab down exits 0" "[ $rc -eq 0 ]"

@@ -17,13 +17,7 @@ name=sec$$
 registry=192.168.1.11:5000
 work=$(mktemp -d)
 inventory=$work/inventory.yml
-fail=0
-check() { if eval "$2"; then echo "ok: $1"; else echo "FAIL: $1"; fail=1; fi; }
-lab() { "$bin" lab "$1" --name "$name" "${@:2}"; }
-on() { lab exec "$1" -- "${@:2}"; }
-apply() { lab run -- "$bin" apply "$inventory" "$@"; }
-cleanup() { "$bin" lab down --name "$name" >/dev/null 2>&1; rm -rf "$work"; }
-trap cleanup EXIT
+. "$root/tests/lab/e2e_lib.sh"
 
 # The example as a user would have it: passwords beside it, the authority in a state dir.
 mkdir -p "$work/secrets"
