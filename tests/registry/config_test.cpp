@@ -16,6 +16,14 @@ rs::Result<Config> load(const rs::testing::TempDir& dir, const std::string& yaml
   return load_config(path.string());
 }
 
+// The config is refused and the message says `expected`.
+void refused(const rs::testing::TempDir& dir, const std::string& yaml, const std::string& expected) {
+  INFO(yaml);
+  auto c = load(dir, yaml);
+  REQUIRE_FALSE(c.ok());
+  CHECK_THAT(c.error().message, Catch::Contains(expected));
+}
+
 }  // namespace
 
 TEST_CASE("the limits reach the options of the layer that keeps them") {
@@ -216,12 +224,7 @@ TEST_CASE("auth.token: an external issuer's keys, or this registry's own token s
 
 TEST_CASE("auth.token's mistakes are listed: what is missing, and combinations that cannot work") {
   rs::testing::TempDir dir;
-  auto check = [&](const std::string& yaml, const std::string& expected) {
-    INFO(yaml);
-    auto c = load(dir, yaml);
-    REQUIRE_FALSE(c.ok());
-    CHECK_THAT(c.error().message, Catch::Contains(expected));
-  };
+  auto check = [&](const std::string& yaml, const std::string& expected) { refused(dir, yaml, expected); };
   check("auth:\n  token: {realm: 'https://a/t', issuer: i, rootcertbundle: /b}\n", "key 'auth.token.service': is required");
   check("auth:\n  token: {realm: 'https://a/t', service: s, rootcertbundle: /b}\n", "key 'auth.token.issuer': is required");
   check("auth:\n  token: {realm: 'https://a/t', service: s, issuer: i}\n", "needs rootcertbundle");
@@ -259,10 +262,7 @@ TEST_CASE("access: groups and rules reach the policy") {
 TEST_CASE("access: every mistake listed with its line, and never without users") {
   rs::testing::TempDir dir;
   auto check = [&](const std::string& yaml, const std::string& expected) {
-    INFO(yaml);
-    auto c = load(dir, "auth: {htpasswd: {realm: r, path: /p}}\n" + yaml);
-    REQUIRE_FALSE(c.ok());
-    CHECK_THAT(c.error().message, Catch::Contains(expected));
+    refused(dir, "auth: {htpasswd: {realm: r, path: /p}}\n" + yaml, expected);
   };
   check("access: {rules: [{repository: 'a/**', users: {bob: [pull, write]}}]}\n",
         "key 'access.rules[0].users.bob': 'write' is not an action");
@@ -340,12 +340,7 @@ TEST_CASE("registry:2's config.yml as is: its keys reach ours, what we ignore is
 
 TEST_CASE("registry:2 keys that would weaken security or misplace data are refused") {
   rs::testing::TempDir dir;
-  auto check = [&](const std::string& yaml, const std::string& expected) {
-    INFO(yaml);
-    auto c = load(dir, yaml);
-    REQUIRE_FALSE(c.ok());
-    CHECK_THAT(c.error().message, Catch::Contains(expected));
-  };
+  auto check = [&](const std::string& yaml, const std::string& expected) { refused(dir, yaml, expected); };
   check("storage: {s3: {bucket: b}}\n", "key 'storage.s3': storage driver not supported");
   check("proxy: {remoteurl: https://registry-1.docker.io}\n", "key 'proxy': a pull-through cache is not supported yet");
   check("version: 0.2\n", "key 'version': must be 0.1");
@@ -406,12 +401,7 @@ TEST_CASE("http.tls: registry:2's keys reach the TLS options") {
 
 TEST_CASE("http.tls: what cannot be honoured is refused, every problem listed") {
   rs::testing::TempDir dir;
-  auto check = [&](const std::string& yaml, const std::string& expected) {
-    INFO(yaml);
-    auto c = load(dir, yaml);
-    REQUIRE_FALSE(c.ok());
-    CHECK_THAT(c.error().message, Catch::Contains(expected));
-  };
+  auto check = [&](const std::string& yaml, const std::string& expected) { refused(dir, yaml, expected); };
   check("http: {tls: {certificate: /c.pem, key: /k.pem, minimumtls: tls1.1}}\n",
         "key 'http.tls.minimumtls': 'tls1.1' is not supported: TLS 1.0 and 1.1 are broken");
   check("http: {tls: {certificate: /c.pem, key: /k.pem, minimumtls: tls1.0}}\n", "'tls1.0' is not supported");
