@@ -306,6 +306,7 @@ Result<void> DockerInsecureRegistryAction::apply(HostContext& host, const Diff& 
 }
 
 std::vector<Fact> DockerInsecureRegistryAction::facts(const FactScope& scope) const {
+  if (config_.registries.empty()) return {};
   return {docker_insecure_fact(config_, scope.task, scope.host), daemon_reload_fact(config_.unit, scope.task, scope.host)};
 }
 

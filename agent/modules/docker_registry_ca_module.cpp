@@ -6,6 +6,21 @@
 
 namespace rs::agent {
 
+namespace {
+
+DockerRegistryConfig forget_config(const std::vector<TrustedRegistry>& registries, std::string method) {
+  DockerRegistryConfig c;
+  for (const auto& r : registries) c.remove.push_back(r.address);
+  c.method = std::move(method);
+  c.dropin = "/etc/systemd/system/" + c.unit + ".d/90-registry-setup.conf";
+  return c;
+}
+
+}  // namespace
+
+DockerRegistryCaAction::DockerRegistryCaAction(std::vector<TrustedRegistry> registries, std::string insecure_method)
+    : registries_(std::move(registries)), forget_(forget_config(registries_, std::move(insecure_method))) {}
+
 std::string DockerRegistryCaAction::summary() const {
   if (registries_.empty()) return "no TLS registries";
   std::vector<std::string> list;
@@ -20,7 +35,13 @@ std::vector<std::string> DockerRegistryCaAction::trusted_registries() const {
 }
 
 Result<Diff> DockerRegistryCaAction::check(HostContext& host) {
+  if (registries_.empty()) return Diff{};
+  auto forgotten = forget_.check(host);
+  if (!forgotten) return forgotten.error();
+  // Only files: a drop-in loaded by nobody yet is docker's next restart's business.
   Diff diff;
+  diff.files = std::move(forgotten->files);
+  diff.warnings = std::move(forgotten->warnings);
   for (const auto& r : registries_) {
     std::string pem;
     if (!r.ca_dir.empty()) {
@@ -44,12 +65,16 @@ Result<Diff> DockerRegistryCaAction::check(HostContext& host) {
 Result<void> DockerRegistryCaAction::apply(HostContext& host, const Diff& diff) {
   for (const auto& f : diff.files)
     if (auto r = host.write_file(f.path, f.after, 0644); !r) return r.error();
+  // systemd reads the drop-in without its flags; docker keeps running.
+  if (host.unit_files_changed())
+    if (auto r = host.daemon_reload(); !r) return r;
   return ok();
 }
 
 std::unique_ptr<Action> make_docker_registry_ca_action(Params& params) {
   std::vector<TrustedRegistry> list;
   const YAML::Node node = params.node("registries");
+  const auto method = params.choice("insecure_registry_method", {"dropin", "daemon-json"}, std::string("dropin"));
   params.finish();
   if (!node.IsNull() && !node.IsSequence()) params.problem("registries", "must be a list of {address, ca or ca_dir}");
   for (std::size_t i = 0; node.IsSequence() && i < node.size(); ++i) {
@@ -63,7 +88,7 @@ std::unique_ptr<Action> make_docker_registry_ca_action(Params& params) {
     list.push_back(std::move(t));
   }
   if (!params.ok()) return nullptr;
-  return std::make_unique<DockerRegistryCaAction>(std::move(list));
+  return std::make_unique<DockerRegistryCaAction>(std::move(list), method);
 }
 
 }  // namespace rs::agent

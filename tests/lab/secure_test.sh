@@ -43,9 +43,14 @@ check "apply, plain HTTP first, exits 0" "[ $rc -eq 0 ]"
 check "host-b: the drop-in marks $registry insecure" \
   "on host-b grep -q -- '--insecure-registry $registry' /etc/systemd/system/docker.service.d/90-registry-setup.conf"
 
+docker_pid=$(on host-b systemctl show -P MainPID docker.service)
 out=$(apply 2>&1); rc=$?
 echo "$out" | tail -4
 check "apply, now TLS + users, exits 0" "[ $rc -eq 0 ]"
+check "host-b: docker was not restarted by the switch to TLS (MainPID $docker_pid)" \
+  "[ \"\$(on host-b systemctl show -P MainPID docker.service)\" = '$docker_pid' ]"
+check "host-b: docker.service needs no daemon-reload" \
+  "[ \"\$(on host-b systemctl show -P NeedDaemonReload docker.service)\" = no ]"
 check "the authority's key stays on the control machine, 0600" "[ \"\$(stat -c %a '$work/state/tls/ca.key')\" = 600 ]"
 for h in host-a host-b; do
   check "$h: the CA is in /etc/docker/certs.d/$registry/ca.crt" \

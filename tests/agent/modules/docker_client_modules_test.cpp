@@ -89,3 +89,38 @@ TEST_CASE("docker_login: a config.json that is not JSON is an error, never overw
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error().message, Catch::Contains("is not valid JSON"));
 }
+
+TEST_CASE("docker_registry_ca: the insecure flag of a registry now on TLS leaves the drop-in, docker is not restarted") {
+  FakeHost h;
+  TempDir control;
+  DockerRegistryConfig seed;
+  seed.registries = {"10.77.0.11:5000", "10.77.0.12:5000"};
+  seed.dropin = "/etc/systemd/system/docker.service.d/90-registry-setup.conf";
+  DockerInsecureRegistryAction insecure(seed);
+  auto before = insecure.check(h.ctx);
+  REQUIRE(before.ok());
+  REQUIRE(insecure.apply(h.ctx, *before).ok());
+  REQUIRE(h.ctx.daemon_reload().ok());
+  const int reloads = h.systemd.reloads;
+  const auto jobs = h.systemd.jobs;
+
+  DockerRegistryCaAction ca({{"10.77.0.11:5000", "", (control.path / "tls").string()}});
+  auto diff = ca.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 2);  // the drop-in and the CA
+  REQUIRE(ca.apply(h.ctx, *diff).ok());
+  auto dropin = read_text(h.at(seed.dropin));
+  CHECK_THAT(dropin, !Catch::Contains("10.77.0.11:5000"));
+  CHECK_THAT(dropin, Catch::Contains("--insecure-registry 10.77.0.12:5000"));
+  CHECK(h.systemd.reloads == reloads + 1);
+  CHECK(h.systemd.jobs == jobs);  // no restart, no start
+  auto again = ca.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->empty());
+  // The insecure task for the other registry finds nothing left to do either.
+  DockerRegistryConfig rest = seed;
+  rest.registries = {"10.77.0.12:5000"};
+  auto other = DockerInsecureRegistryAction(rest).check(h.ctx);
+  REQUIRE(other.ok());
+  CHECK(other->empty());
+}
