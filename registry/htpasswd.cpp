@@ -44,9 +44,12 @@ std::string cache_key(std::string_view user, std::string_view password, std::str
   input.append(user).push_back('\0');
   input.append(password).push_back('\0');
   input.append(hash);
+  // Fetched once: OpenSSL 3's implicit fetch behind EVP_sha256() takes a lock on every call,
+  // and this runs on every request with Basic credentials, on every I/O thread.
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA256", nullptr);
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_Digest(input.data(), input.size(), md, &len, EVP_sha256(), nullptr);
+  EVP_Digest(input.data(), input.size(), md, &len, sha256 ? sha256 : EVP_sha256(), nullptr);
   OPENSSL_cleanse(input.data(), input.size());
   return std::string(reinterpret_cast<const char*>(md), len);
 }
@@ -301,6 +304,10 @@ bool HtpasswdChecker::cached(const std::string& key, Clock::time_point now) {
     cache_.erase(it);
     return false;
   }
+  // Each use extends it: a client in steady use never expires all at once, which would send
+  // every request it has in flight to bcrypt together. Revocation does not wait for this:
+  // the key holds the user's hash, so a changed or removed entry misses at once.
+  it->second.expires = now + options_.cache_ttl;
   cache_order_.splice(cache_order_.end(), cache_order_, it->second.order);
   return true;
 }

@@ -75,7 +75,7 @@ std::optional<std::string> base64_decode(std::string_view text);
 
 struct HtpasswdCheckerOptions {
   std::chrono::seconds reload_interval{1};  // the file is stat()ed at most this often
-  std::chrono::seconds cache_ttl{60};       // a successful verification is trusted this long
+  std::chrono::seconds cache_ttl{60};       // a successful verification is trusted this long after its last use
   std::size_t cache_entries = 4096;
   unsigned max_failures = 10;               // per client address, within failure_window
   std::chrono::seconds failure_window{60};
