@@ -223,3 +223,56 @@ TEST_CASE("registry_service: bad users, patterns and TLS arguments are problems 
   CHECK_THAT(problems_of("{users: [{name: a, password_file: /p}], anonymous: [x]}"), Catch::Contains("needs auth: token"));
   CHECK(problems_of("{users: [{name: a, password_file: /p}], anonymous: [x], auth: token}").empty());
 }
+
+TEST_CASE("registry_service: tls files are copied as given, their problems are warnings, a change restarts") {
+  FakeHost h;
+  TempDir control;
+  write_text(control.path / "bin", "x");
+  h.control.self_binary = (control.path / "bin").string();
+  auto ca = ensure_certificate_authority((control.path / "site-ca").string());
+  REQUIRE(ca.ok());
+  auto good = issue_server_certificate(*ca, {"10.77.0.11"});
+  REQUIRE(good.ok());
+  write_text(control.path / "reg.crt", good->certificate_pem);
+  write_text(control.path / "reg.key", good->key_pem);
+  write_text(control.path / "ca.crt", ca->certificate_pem);
+  RegistryServiceConfig c;
+  c.tls = RegistryTls::files;
+  c.tls_certificate = (control.path / "reg.crt").string();
+  c.tls_key = (control.path / "reg.key").string();
+  c.tls_ca = (control.path / "ca.crt").string();
+  RegistryServiceAction action(c);
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(find_file(*diff, c.certificate_path()) != nullptr);
+  CHECK(find_file(*diff, c.certificate_path())->after == good->certificate_pem);
+  CHECK(find_file(*diff, c.key_path())->after == good->key_pem);
+  // Only the "open to anyone" warning: the files are good for the host's address.
+  CHECK(diff->warnings.size() == 1);
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  auto client_ca = registry_client_ca(c, h.control);
+  REQUIRE(client_ca.ok());
+  CHECK(*client_ca == ca->certificate_pem);
+  auto again = action.check(h.ctx);
+  REQUIRE(again.ok());
+  CHECK(again->files.empty());
+
+  // A certificate for another address: copied all the same, with a warning naming why.
+  auto other = issue_server_certificate(*ca, {"10.9.9.9"});
+  REQUIRE(other.ok());
+  write_text(control.path / "reg.crt", other->certificate_pem);
+  write_text(control.path / "reg.key", other->key_pem);
+  auto changed = action.check(h.ctx);
+  REQUIRE(changed.ok());
+  CHECK(find_file(*changed, c.certificate_path()) != nullptr);
+  CHECK(changed->has(ChangeKind::restart));
+  bool named = false;
+  for (const auto& w : changed->warnings) named = named || w.find("not valid for '10.77.0.11'") != std::string::npos;
+  CHECK(named);
+
+  // A missing file on the control machine is an error naming the variable.
+  std::filesystem::remove(control.path / "reg.key");
+  auto missing = action.check(h.ctx);
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.error().message, Catch::Contains("registry_tls_key"));
+}
