@@ -49,10 +49,9 @@ Result<Diff> DockerRegistryCaAction::check(HostContext& host) {
       if (!ca) return ca.error().with_context("registry_tls_dir");
       pem = ca->certificate_pem;
     } else {
-      auto text = host.control().files ? host.control().files->read(r.ca) : Result<std::optional<std::string>>(std::nullopt);
+      auto text = control_file(host.control(), r.ca, "CA of " + r.address);
       if (!text) return text.error();
-      if (!*text) return make_error(Errc::not_found, "CA '" + r.ca + "' of " + r.address + " does not exist on the control machine");
-      pem = **text;
+      pem = std::move(*text);
     }
     const std::string path = docker_ca_path(r.address);
     auto have = host.files().read(path);

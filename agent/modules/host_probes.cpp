@@ -34,12 +34,18 @@ Result<Observation> get_v2_from(HostContext& host, const std::string& registry, 
   return Observation{true, *judged + ", Docker-Distribution-API-Version", ""};
 }
 
-Result<std::string> control_secret(const ControlMachine& control, const std::string& path, const std::string& what) {
+Result<std::string> control_file(const ControlMachine& control, const std::string& path, const std::string& what) {
   if (!control.files) return make_error(Errc::internal, "no control machine files");
   auto text = control.files->read(path);
   if (!text) return text.error().with_context(what);
   if (!*text) return make_error(Errc::not_found, what + " '" + path + "' does not exist on the control machine");
-  std::string secret = (*text)->substr(0, (*text)->find_first_of("\r\n"));
+  return **text;
+}
+
+Result<std::string> control_secret(const ControlMachine& control, const std::string& path, const std::string& what) {
+  auto text = control_file(control, path, what);
+  if (!text) return text.error();
+  std::string secret = text->substr(0, text->find_first_of("\r\n"));
   if (secret.empty()) return make_error(Errc::invalid_argument, what + " '" + path + "' is empty");
   return secret;
 }

@@ -19,6 +19,9 @@ Result<CommandResult> run_tool(HostContext& host, const std::vector<std::string>
 // `ca_path` (a file on that host) names the CA to trust.
 Result<Observation> get_v2_from(HostContext& host, const std::string& registry, const std::string& ca_path = {});
 
+// A file of the control machine that must exist (`what` names it in errors).
+Result<std::string> control_file(const ControlMachine& control, const std::string& path, const std::string& what);
+
 // A secret kept in a file of the control machine: its first line, which must not be
 // empty (`what` names it in errors: "password_file of user 'ci'").
 Result<std::string> control_secret(const ControlMachine& control, const std::string& path, const std::string& what);

@@ -24,15 +24,6 @@ bool is_secret(const std::string& path, const RegistryServiceConfig& c) {
   return path == c.key_path() || path == c.htpasswd_path();
 }
 
-// A file of the control machine that must exist.
-Result<std::string> control_file(const ControlMachine& control, const std::string& path, const std::string& what) {
-  if (!control.files) return make_error(Errc::internal, "no control machine files");
-  auto text = control.files->read(path);
-  if (!text) return text.error().with_context(what);
-  if (!*text) return make_error(Errc::not_found, what + " '" + path + "' does not exist on the control machine");
-  return **text;
-}
-
 // The names a client uses for the host: its address, then its inventory name.
 std::vector<std::string> certificate_names(const HostContext& host) {
   std::vector<std::string> names = {host.address()};
