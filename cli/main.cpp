@@ -2,6 +2,7 @@
 #include "agent/commands.hpp"
 #include "core/log.hpp"
 #include "lab/lab_command.hpp"
+#include "registry/gc_command.hpp"
 #include "registry/htpasswd_command.hpp"
 #include "registry/serve_command.hpp"
 
@@ -24,6 +25,7 @@ const std::vector<Subcommand>& subcommands() {
       {"serve", "run the built-in v2 registry server", rs::registry::serve_command},
       {"htpasswd", "add or update a user of an htpasswd file (bcrypt) for auth.htpasswd",
        rs::registry::htpasswd_command},
+      {"gc", "delete the blobs and manifests nothing references (safe while serving)", rs::registry::gc_command},
       {"apply", "set up every host of an inventory (ip_forward, insecure registry, registry)",
        rs::agent::apply_command},
       {"verify", "check the hosts of an inventory without changing them", rs::agent::verify_command},

@@ -314,14 +314,15 @@ Response store_manifest(Ctx ctx, const RouteMatch& m, std::string_view content_t
   Digest digest = digest_of(body, ref.digest ? ref.digest->algorithm : DigestAlgorithm::sha256);
   if (ref.digest && digest != *ref.digest)
     return error_response(400, "DIGEST_INVALID", "manifest digest is " + digest.str() + ", not " + ref.digest->str());
-  // Everything the manifest references must already be in the repository.
+  // Everything the manifest references must already be in the repository: referenced
+  // (touched), so that a garbage collection running now keeps it (gc.hpp).
   for (const auto& b : parsed->blobs) {
     if (b.has_urls) continue;
-    if (!ctx.store.blob_size(m.name, b.digest))
+    if (!ctx.store.reference_blob(m.name, b.digest))
       return error_response(400, "MANIFEST_BLOB_UNKNOWN", "blob unknown to registry", "\"" + b.digest.str() + "\"");
   }
   for (const auto& child : parsed->manifests) {
-    if (!ctx.store.has_manifest(m.name, child.digest))
+    if (!ctx.store.reference_manifest(m.name, child.digest))
       return error_response(400, "MANIFEST_BLOB_UNKNOWN", "manifest unknown to registry",
                             "\"" + child.digest.str() + "\"");
   }

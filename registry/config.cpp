@@ -116,8 +116,9 @@ void check_keys(const YAML::Node& map, const std::string& prefix, const std::set
 }
 
 // registry:2's durations ("168h", "30m", "1h30m", "90s"): whole numbers with the units h, m
-// and s, between kMinPurgeDuration and kMaxPurgeDuration.
-void read_duration(const YAML::Node& node, const std::string& key, std::chrono::seconds& out, Problems& p) {
+// and s, between `min` and kMaxPurgeDuration.
+void read_duration(const YAML::Node& node, const std::string& key, std::chrono::seconds& out, Problems& p,
+                   std::chrono::seconds min = kMinPurgeDuration) {
   std::string text;
   if (!read_scalar(node, key, text, p, "a duration such as 168h, 30m or 1h30m")) return;
   const std::string expected = "expected a duration such as 168h, 30m or 1h30m (units h, m, s), got '" +
@@ -138,7 +139,9 @@ void read_duration(const YAML::Node& node, const std::string& key, std::chrono::
     total = std::min(total + n * scale, past_bound);
   }
   if (text.empty()) return p.add(node, key, expected);
-  if (total < kMinPurgeDuration.count()) return p.add(node, key, "must be at least 1m");
+  if (total < min.count())
+    return p.add(node, key, min.count() % 60 == 0 ? "must be at least " + std::to_string(min.count() / 60) + "m"
+                                                   : "must be at least " + std::to_string(min.count()) + "s");
   if (total > kMaxPurgeDuration.count())
     return p.add(node, key, "must be at most " + std::to_string(kMaxPurgeDuration.count() / 3600) + "h");
   out = std::chrono::seconds(total);
@@ -206,6 +209,21 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p, bool root_gi
 
 bool read_text(const YAML::Node& m, const char* key, const std::string& prefix, std::string& out, Problems& p,
                const char* expected);
+
+// gc: the scheduled garbage collection (gc_scheduler.hpp). Giving the section turns it on
+// unless it says enabled: false.
+void read_gc(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsMap()) return p.add(n, "gc", "expected a mapping");
+  check_keys(n, "gc.", {"enabled", "interval", "grace", "delete_untagged", "dryrun", "lock_ttl"}, p);
+  GcScheduleOptions& o = config.gc;
+  o.enabled = true;
+  if (auto v = n["enabled"]) read_scalar(v, "gc.enabled", o.enabled, p, "true or false");
+  if (auto v = n["interval"]) read_duration(v, "gc.interval", o.interval, p, std::chrono::seconds(1));
+  if (auto v = n["grace"]) read_duration(v, "gc.grace", o.grace, p, std::chrono::seconds(0));
+  if (auto v = n["delete_untagged"]) read_scalar(v, "gc.delete_untagged", o.delete_untagged, p, "true or false");
+  if (auto v = n["dryrun"]) read_scalar(v, "gc.dryrun", o.dry_run, p, "true or false");
+  if (auto v = n["lock_ttl"]) read_duration(v, "gc.lock_ttl", o.lock_ttl, p, std::chrono::seconds(5));
+}
 
 constexpr std::size_t kMaxClientCas = 100;
 
@@ -524,6 +542,7 @@ constexpr const char* kEnvironmentPaths[] = {
     "auth.htpasswd.realm", "auth.htpasswd.path",
     "auth.token.realm", "auth.token.service", "auth.token.issuer", "auth.token.rootcertbundle",
     "auth.token.signingkey", "auth.token.expiration",
+    "gc.enabled", "gc.interval", "gc.grace", "gc.delete_untagged", "gc.dryrun", "gc.lock_ttl",
 };
 // Two spellings of one setting: the variable's replaces the file's other one.
 constexpr std::pair<const char*, const char*> kAliases[] = {
@@ -709,7 +728,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
   check_keys(doc, "",
-             {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access", "version",
+             {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access", "gc", "version",
               "http", "health", "notifications", "redis", "reporting", "validation", "compatibility", "middleware",
               "proxy", "loglevel"},
              p);
@@ -810,6 +829,7 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   }
   if (auto n = doc["storage"]) read_storage(n, config, p, static_cast<bool>(doc["root"]));
   if (auto n = doc["auth"]) read_auth(n, config, p);
+  if (auto n = doc["gc"]) read_gc(n, config, p);
   if (auto n = doc["access"]) {
     read_access(n, config, p);
     // Rules need users of this registry: an external issuer's tokens carry their own grants.

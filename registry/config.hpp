@@ -4,6 +4,7 @@
 #include "core/result.hpp"
 #include "registry/access.hpp"
 #include "registry/api.hpp"
+#include "registry/gc_scheduler.hpp"
 #include "registry/htpasswd.hpp"
 #include "registry/server.hpp"
 #include "registry/store.hpp"
@@ -25,6 +26,7 @@ struct Config {
   ApiOptions api;
   StoreOptions store;
   UploadPurgingOptions purging;
+  GcScheduleOptions gc;                     // gc: off unless the section is given
   std::optional<HtpasswdOptions> htpasswd;  // auth.htpasswd; with no auth every request is let in
   std::optional<TokenOptions> token;        // auth.token: Bearer tokens (own or an issuer's)
   std::optional<AccessPolicy> access;       // access: none, and a user may do everything
@@ -72,6 +74,7 @@ bool is_loopback_address(const std::string& address);
 //            max_list_entries: 10000, max_header_bytes: 16384,
 //            max_uploads_per_repository: 1000, max_uploads: 100000}
 //   storage: {maintenance: {uploadpurging: {enabled: true, age: 168h, interval: 24h, dryrun: false}}}
+//   gc: {interval: 24h, grace: 1h, delete_untagged: false, dryrun: false, lock_ttl: 1m}  # off without it
 //   auth:
 //     htpasswd: {realm: my-registry, path: /etc/registry/htpasswd}  # both required
 //     token:                      # Bearer tokens (registry:2's keys, and two of ours)
@@ -89,7 +92,7 @@ bool is_loopback_address(const std::string& address);
 //          authenticated: [pull]}
 // (auth: htpasswd and/or token; another method (silly, ldap) is an error, never served open;
 // seconds at most a day; durations as registry:2 writes them, "168h", "30m", "1h30m", from
-// a minute to 87600h; the file at most 1 MiB, keys plain and each set once).
+// a minute to 87600h (gc.interval from 1s, gc.grace from 0s, gc.lock_ttl from 5s); the file at most 1 MiB, keys plain and each set once).
 // REGISTRY_* variables (registry:2's overrides), name and value.
 using Environment = std::vector<std::pair<std::string, std::string>>;
 // The REGISTRY_* variables of an environment block (environ).

@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <utility>
 
 namespace rs::registry {
@@ -70,6 +71,16 @@ Result<std::string> FilesystemDriver::get_content(const std::string& path, std::
   return out;
 }
 
+Result<void> FilesystemDriver::with_parents(const std::string& path, const std::function<Result<void>()>& create) {
+  // remove_empty_dirs (garbage collection, maybe in another process) may take a parent
+  // away between its mkdir and the create: make it again, a few times.
+  for (int attempt = 0;; ++attempt) {
+    if (auto r = make_parents(path); !r) return r;
+    auto r = create();
+    if (r || r.error().code != Errc::not_found || attempt == 3) return r;
+  }
+}
+
 Result<void> FilesystemDriver::make_parents(const std::string& path) {
   auto r = make_dirs_durable(root_, parent_of(path));
   // The answer names the path inside the root; the log says where the root is.
@@ -78,9 +89,10 @@ Result<void> FilesystemDriver::make_parents(const std::string& path) {
 }
 
 Result<void> FilesystemDriver::put_content(const std::string& path, std::string_view content) {
-  if (auto r = make_parents(path); !r) return r;
-  // Messages name the path inside the root, not the root's place on the host.
-  return write_file_atomic(full(path), content, 0644, path);
+  return with_parents(path, [&]() -> Result<void> {
+    // Messages name the path inside the root, not the root's place on the host.
+    return write_file_atomic(full(path), content, 0644, path);
+  });
 }
 
 Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& path) {
@@ -94,8 +106,15 @@ Result<std::unique_ptr<FileReader>> FilesystemDriver::reader(const std::string& 
 }
 
 Result<std::unique_ptr<FileWriter>> FilesystemDriver::writer(const std::string& path, bool append) {
-  if (auto r = make_parents(path); !r) return r.error();
-  return FilesystemWriter::open(full(path), path, append, options_.direct_io);
+  std::unique_ptr<FileWriter> opened;
+  auto r = with_parents(path, [&]() -> Result<void> {
+    auto w = FilesystemWriter::open(full(path), path, append, options_.direct_io);
+    if (!w) return w.error();
+    opened = std::move(*w);
+    return ok();
+  });
+  if (!r) return r.error();
+  return opened;
 }
 
 Result<FileInfo> FilesystemDriver::stat(const std::string& path) {
@@ -129,9 +148,12 @@ Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path)
 }
 
 Result<void> FilesystemDriver::move(const std::string& from, const std::string& to) {
-  if (auto r = make_parents(to); !r) return r;
-  if (::rename(full(from).c_str(), full(to).c_str()) != 0)
-    return errno_error("rename '" + from + "' to '" + to + "'", errno);
+  auto r = with_parents(to, [&]() -> Result<void> {
+    if (::rename(full(from).c_str(), full(to).c_str()) != 0)
+      return errno_error("rename '" + from + "' to '" + to + "'", errno);
+    return ok();
+  });
+  if (!r) return r;
   // The rename is durable only once the directory it lands in is synced.
   return sync_directory(full(parent_of(to)), parent_of(to));
 }
@@ -141,6 +163,61 @@ Result<void> FilesystemDriver::remove(const std::string& path) {
   std::filesystem::remove_all(full(path), ec);
   if (ec && ec != std::errc::no_such_file_or_directory)
     return make_error(Errc::io, "remove '" + path + "': " + ec.message());
+  return ok();
+}
+
+Result<void> FilesystemDriver::touch(const std::string& path) {
+  if (::utimensat(AT_FDCWD, full(path).c_str(), nullptr, 0) != 0) return errno_error("touch '" + path + "'", errno);
+  return ok();
+}
+
+Result<void> FilesystemDriver::create_exclusive(const std::string& path, std::string_view content) {
+  // Complete content under a private name first; link() then puts it in place only if
+  // nothing is there, atomically.
+  static std::atomic<unsigned> counter{0};
+  const std::string dir = parent_of(path);
+  const std::string temp = dir + "/." + path.substr(dir.size() + 1) + ".tmp-" + std::to_string(::getpid()) + "-" +
+                           std::to_string(counter++) + "-x";
+  if (auto r = with_parents(path, [&]() -> Result<void> { return write_file_atomic(full(temp), content, 0644, temp); });
+      !r)
+    return r;
+  const int linked = ::link(full(temp).c_str(), full(path).c_str());
+  const int err = errno;
+  ::unlink(full(temp).c_str());
+  if (linked != 0) {
+    if (err == EEXIST) return make_error(Errc::already_exists, "'" + path + "' exists");
+    return errno_error("link '" + path + "'", err);
+  }
+  return sync_directory(full(dir), dir);
+}
+
+Result<void> FilesystemDriver::remove_empty_dirs(const std::string& path) {
+  const std::string p = full(path);
+  DIR* dir = ::opendir(p.c_str());
+  if (!dir) {
+    if (errno == ENOENT || errno == ENOTDIR) return ok();
+    return errno_error("list '" + path + "'", errno);
+  }
+  std::vector<std::string> subdirs;
+  bool has_file = false;
+  while (auto* e = ::readdir(dir)) {
+    std::string_view n = e->d_name;
+    if (n == "." || n == "..") continue;
+    bool is_dir = e->d_type == DT_DIR;
+    if (e->d_type == DT_UNKNOWN) {
+      struct stat st {};
+      is_dir = ::lstat((p + "/" + std::string(n)).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    }
+    if (is_dir) subdirs.emplace_back(n);
+    else has_file = true;
+  }
+  ::closedir(dir);
+  for (const auto& sub : subdirs)
+    if (auto r = remove_empty_dirs(path + "/" + sub); !r) return r;
+  if (has_file) return ok();
+  // Fails when something arrived meanwhile: then the directory is kept, as it should be.
+  if (::rmdir(p.c_str()) != 0 && errno != ENOTEMPTY && errno != EEXIST && errno != ENOENT)
+    return errno_error("remove '" + path + "'", errno);
   return ok();
 }
 

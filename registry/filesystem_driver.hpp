@@ -7,6 +7,8 @@
 
 #include "registry/storage_driver.hpp"
 
+#include <functional>
+
 namespace rs::registry {
 
 struct FilesystemDriverOptions {
@@ -26,6 +28,9 @@ class FilesystemDriver final : public StorageDriver {
   Result<std::vector<std::string>> list(const std::string& path) override;
   Result<void> move(const std::string& from, const std::string& to) override;
   Result<void> remove(const std::string& path) override;
+  Result<void> touch(const std::string& path) override;
+  Result<void> create_exclusive(const std::string& path, std::string_view content) override;
+  Result<void> remove_empty_dirs(const std::string& path) override;
 
   const std::string& root() const { return root_; }
 
@@ -33,6 +38,8 @@ class FilesystemDriver final : public StorageDriver {
   std::string full(const std::string& path) const { return root_ + path; }
   // Creates the missing parents of `path`, durably (a commit's rename needs them to be).
   Result<void> make_parents(const std::string& path);
+  // make_parents, then `create`, again while it finds a parent gone (Errc::not_found).
+  Result<void> with_parents(const std::string& path, const std::function<Result<void>()>& create);
   std::string root_;
   FilesystemDriverOptions options_;
 };

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <map>
 #include <mutex>
+#include <vector>
 
 namespace rs::registry {
 
@@ -13,7 +14,7 @@ namespace rs::registry {
 struct FileData {
   std::uint64_t id = 0;          // as an inode number
   std::uint64_t generation = 0;  // bumped by every change
-  std::chrono::system_clock::time_point modified = std::chrono::system_clock::now();
+  std::chrono::system_clock::time_point modified{};
   std::shared_ptr<const std::string> content = std::make_shared<const std::string>();
 };
 
@@ -23,10 +24,12 @@ struct MemoryDriver::State {
   std::mutex mutex;
   std::map<std::string, std::shared_ptr<FileData>> nodes;  // nullptr: a directory
   std::uint64_t next_id = 1;
+  MemoryDriver::Clock clock;
 
   std::shared_ptr<FileData> new_file(std::shared_ptr<const std::string> content) {
     auto f = std::make_shared<FileData>();
     f->id = next_id++;
+    f->modified = clock();
     f->content = std::move(content);
     return f;
   }
@@ -98,7 +101,7 @@ class MemoryWriter final : public FileWriter {
     next->append(*file_->content).append(pending_);
     file_->content = std::move(next);
     ++file_->generation;
-    file_->modified = std::chrono::system_clock::now();
+    file_->modified = state_->clock();
     pending_.clear();
     return ok();
   }
@@ -113,7 +116,9 @@ class MemoryWriter final : public FileWriter {
 
 }  // namespace
 
-MemoryDriver::MemoryDriver() : state_(std::make_shared<State>()) {}
+MemoryDriver::MemoryDriver(Clock clock) : state_(std::make_shared<State>()) {
+  state_->clock = clock ? std::move(clock) : Clock([] { return std::chrono::system_clock::now(); });
+}
 MemoryDriver::~MemoryDriver() = default;
 
 Result<std::string> MemoryDriver::get_content(const std::string& path, std::uint64_t max_size) {
@@ -155,7 +160,7 @@ Result<std::unique_ptr<FileWriter>> MemoryDriver::writer(const std::string& path
   } else if (!append && !slot->content->empty()) {
     slot->content = std::make_shared<const std::string>();
     ++slot->generation;
-    slot->modified = std::chrono::system_clock::now();
+    slot->modified = state_->clock();
   }
   return std::unique_ptr<FileWriter>(new MemoryWriter(state_, slot, slot->content->size()));
 }
@@ -205,6 +210,43 @@ Result<void> MemoryDriver::move(const std::string& from, const std::string& to) 
 Result<void> MemoryDriver::remove(const std::string& path) {
   std::lock_guard lock(state_->mutex);
   state_->erase_tree(path);
+  return ok();
+}
+
+Result<void> MemoryDriver::touch(const std::string& path) {
+  std::lock_guard lock(state_->mutex);
+  auto f = state_->file(path);
+  if (!f) return f.error();
+  (*f)->modified = state_->clock();
+  ++(*f)->generation;
+  return ok();
+}
+
+Result<void> MemoryDriver::create_exclusive(const std::string& path, std::string_view content) {
+  auto bytes = std::make_shared<const std::string>(content);
+  std::lock_guard lock(state_->mutex);
+  if (state_->nodes.count(path)) return make_error(Errc::already_exists, "'" + path + "' exists");
+  if (auto r = state_->make_parents(path); !r) return r;
+  state_->nodes[path] = state_->new_file(std::move(bytes));
+  return ok();
+}
+
+Result<void> MemoryDriver::remove_empty_dirs(const std::string& path) {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->nodes.find(path);
+  if (it == state_->nodes.end() || it->second) return ok();
+  // Deepest first: in reverse key order a directory comes after everything under it.
+  const std::string prefix = path + "/";
+  auto first = state_->nodes.lower_bound(prefix), last = state_->nodes.lower_bound(prefix + '\xff');
+  std::vector<std::string> dirs;
+  for (auto i = first; i != last; ++i)
+    if (!i->second) dirs.push_back(i->first);
+  dirs.push_back(path);
+  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& dir : dirs) {
+    auto below = state_->nodes.lower_bound(dir + "/");
+    if (below == state_->nodes.end() || below->first.compare(0, dir.size() + 1, dir + "/") != 0) state_->nodes.erase(dir);
+  }
   return ok();
 }
 

@@ -7,13 +7,17 @@
 
 #include "registry/storage_driver.hpp"
 
+#include <chrono>
+#include <functional>
 #include <memory>
 
 namespace rs::registry {
 
 class MemoryDriver final : public StorageDriver {
  public:
-  MemoryDriver();
+  using Clock = std::function<std::chrono::system_clock::time_point()>;
+  // `clock` stamps `modified` (tests move time on; default: the system clock).
+  explicit MemoryDriver(Clock clock = {});
   ~MemoryDriver() override;
 
   Result<std::string> get_content(const std::string& path, std::uint64_t max_size) override;
@@ -24,6 +28,9 @@ class MemoryDriver final : public StorageDriver {
   Result<std::vector<std::string>> list(const std::string& path) override;
   Result<void> move(const std::string& from, const std::string& to) override;
   Result<void> remove(const std::string& path) override;
+  Result<void> touch(const std::string& path) override;
+  Result<void> create_exclusive(const std::string& path, std::string_view content) override;
+  Result<void> remove_empty_dirs(const std::string& path) override;
 
   // The files, shared with the readers and writers handed out (memory_driver.cpp).
   struct State;

@@ -12,6 +12,7 @@
 #include "registry/store.hpp"
 #include "registry/tls.hpp"
 #include "registry/token_auth.hpp"
+#include "registry/gc_scheduler.hpp"
 #include "registry/upload_purger.hpp"
 
 #include <systemd/sd-daemon.h>
@@ -188,11 +189,16 @@ int serve_command(const std::vector<std::string>& argv) {
   if (!gate && !is_loopback_address(config.server.address))
     log->warn("no auth configured and listening on {}: anyone who can reach it can push and delete "
               "(set auth.htpasswd in the config)", config.server.address);
+  if (config.gc.enabled)
+    log->info("gc every {}s, grace {}s{}{}", config.gc.interval.count(), config.gc.grace.count(),
+              config.gc.delete_untagged ? ", untagged manifests too" : "", config.gc.dry_run ? " (dry run)" : "");
   UploadPurger purger(store, purging);
+  GcScheduler collector(driver, config.gc, config.store.max_manifest_bytes);
   sd_notifyf(0, "READY=1\nSTATUS=serving on %s:%u", config.server.address.c_str(), static_cast<unsigned>(*port));
-  server.run(true, [&purger] {
+  server.run(true, [&purger, &collector] {
     sd_notify(0, "STOPPING=1");
     purger.stop();
+    collector.stop();
   });
   log->info("stopped");
   return 0;

@@ -78,6 +78,16 @@ class StorageDriver {
   virtual Result<void> move(const std::string& from, const std::string& to) = 0;
   // Deletes a file or a whole directory tree; absent is not an error.
   virtual Result<void> remove(const std::string& path) = 0;
+  // Sets a file's `modified` to now (its content stays); Errc::not_found if absent. The
+  // garbage collector never sweeps a blob touched within its grace window (gc.hpp).
+  virtual Result<void> touch(const std::string& path) = 0;
+  // Writes a whole file only if nothing is at `path` (Errc::already_exists otherwise);
+  // readers see all of the content or no file. The storage lock is made of this.
+  virtual Result<void> create_exclusive(const std::string& path, std::string_view content) = 0;
+  // Deletes the directories of the tree at `path` (itself included) that hold no file,
+  // deepest first; a directory that holds a file, also one created meanwhile, stays. Absent
+  // is not an error; a driver without directories has nothing to do.
+  virtual Result<void> remove_empty_dirs(const std::string& path) = 0;
 };
 
 }  // namespace rs::registry

@@ -222,14 +222,43 @@ Result<void> Store::unlink_blob(const std::string& repo, const Digest& d) {
   return driver_.remove(parent_of(link));
 }
 
+Result<void> Store::reference_blob(const std::string& repo, const Digest& d) {
+  if (!driver_.stat(paths::layer_link(repo, d)) && !driver_.stat(paths::revision_link(repo, d)))
+    return make_error(Errc::not_found, "blob unknown to repository");
+  return driver_.touch(paths::blob_data(d));
+}
+
+Result<void> Store::reference_manifest(const std::string& repo, const Digest& d) {
+  if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
+  return touch_manifest_tree(d, 0);
+}
+
+Result<void> Store::touch_manifest_tree(const Digest& d, int depth) {
+  if (auto r = driver_.touch(paths::blob_data(d)); !r) return r;
+  // An index's children are manifests that no tag may reach but through it: what they
+  // reference is touched too, or a collection deleting untagged manifests could take it.
+  if (depth >= kMaxIndexDepth) return ok();
+  auto stored = get_manifest_bytes(d);
+  if (!stored) return stored.error();
+  auto parsed = parse_manifest((*stored)->bytes, (*stored)->media_type);
+  if (!parsed) return ok();  // stored by another registry and not ours to judge: its own blob is touched
+  for (const auto& b : parsed->blobs)
+    if (!b.has_urls)
+      if (auto r = driver_.touch(paths::blob_data(b.digest)); !r) return r;
+  for (const auto& child : parsed->manifests)
+    if (auto r = touch_manifest_tree(child.digest, depth + 1); !r) return r;
+  return ok();
+}
+
 Result<void> Store::mount_blob(const std::string& repo, const std::string& from, const Digest& d) {
-  if (auto size = blob_size(from, d); !size) return size.error();
+  if (auto r = reference_blob(from, d); !r) return r;
   return link_blob(repo, d);
 }
 
 Result<void> Store::mount_stored_blob(const std::string& repo, const Digest& d) {
-  // Blob data appears only complete and verified (renamed or written atomically).
-  if (auto info = driver_.stat(paths::blob_data(d)); !info) return info.error();
+  // Blob data appears only complete and verified (renamed or written atomically); the touch
+  // keeps it from a collection running now.
+  if (auto r = driver_.touch(paths::blob_data(d)); !r) return r;
   return link_blob(repo, d);
 }
 
@@ -369,8 +398,10 @@ Result<std::uint64_t> Store::commit_upload(std::unique_ptr<UploadWriter> writer,
   Result<void> placed = ok();
   if (actual == expected) {
     // Two clients pushing the same blob both end here; the rename makes either one win.
+    // The blob may be there already: touched, so that a collection running now keeps it.
     auto existing = driver_.stat(paths::blob_data(expected));
-    if (!existing || existing->size != size) placed = driver_.move(data, paths::blob_data(expected));
+    if (!existing || existing->size != size || !driver_.touch(paths::blob_data(expected)))
+      placed = driver_.move(data, paths::blob_data(expected));
     if (placed) placed = link_blob(repo, expected);
   }
   // The upload is finished either way: forget it while still holding it.
@@ -501,15 +532,24 @@ bool Store::has_manifest(const std::string& repo, const Digest& d) {
 
 Result<StoredManifest> Store::get_manifest(const std::string& repo, const Digest& d) {
   if (!has_manifest(repo, d)) return make_error(Errc::not_found, "manifest unknown");
+  auto content = get_manifest_bytes(d);
+  if (!content) return content.error();
+  return StoredManifest{d, (*content)->bytes, (*content)->media_type};
+}
+
+Result<std::shared_ptr<const ManifestContent>> Store::get_manifest_bytes(const Digest& d) {
   auto content = manifests_.find(d);
-  if (!content) {
-    auto bytes = driver_.get_content(paths::blob_data(d), options_.max_manifest_bytes);
-    if (!bytes) return bytes.error();
-    std::string type = stored_media_type(*bytes);
-    content = std::make_shared<const ManifestContent>(ManifestContent{std::move(*bytes), std::move(type)});
-    manifests_.insert(d, content);
+  if (content) {
+    // The bytes never change, but a collection (in any process) may delete them.
+    if (auto info = driver_.stat(paths::blob_data(d)); !info) return info.error();
+    return content;
   }
-  return StoredManifest{d, content->bytes, content->media_type};
+  auto bytes = driver_.get_content(paths::blob_data(d), options_.max_manifest_bytes);
+  if (!bytes) return bytes.error();
+  std::string type = stored_media_type(*bytes);
+  content = std::make_shared<const ManifestContent>(ManifestContent{std::move(*bytes), std::move(type)});
+  manifests_.insert(d, content);
+  return content;
 }
 
 std::mutex& Store::manifest_lock(const std::string& repo, const Digest& d) {
@@ -525,8 +565,9 @@ Result<void> Store::index_referrer(const std::string& repo, const Digest& d, std
 
 Result<void> Store::put_manifest(const std::string& repo, const Digest& d, std::string_view bytes,
                                  const Manifest& parsed) {
+  // Touched when it is there, so that a collection running now keeps it.
   auto existing = driver_.stat(paths::blob_data(d));
-  if (!existing || existing->size != bytes.size())
+  if (!existing || existing->size != bytes.size() || !driver_.touch(paths::blob_data(d)))
     if (auto r = driver_.put_content(paths::blob_data(d), bytes); !r) return r;
   std::lock_guard lock(manifest_lock(repo, d));
   // Written whether or not the index is complete: a scan running now may have listed the

@@ -160,6 +160,12 @@ class Store {
   Result<std::unique_ptr<FileReader>> open_blob(const Digest& d);
   Result<void> link_blob(const std::string& repo, const Digest& d);
   Result<void> unlink_blob(const std::string& repo, const Digest& d);
+  // A manifest being stored references this blob: Errc::not_found unless `repo` has it;
+  // touches its data (see gc.hpp: a blob touched within the grace window is never swept).
+  Result<void> reference_blob(const std::string& repo, const Digest& d);
+  // The same for a manifest an index references: touches it and, through it, every blob and
+  // manifest it reaches.
+  Result<void> reference_manifest(const std::string& repo, const Digest& d);
   // Links a blob from `from` into `repo`; Errc::not_found if `from` does not have it.
   Result<void> mount_blob(const std::string& repo, const std::string& from, const Digest& d);
   // Links a blob the registry holds (in any repository) into `repo`; Errc::not_found if
@@ -222,6 +228,10 @@ class Store {
   void purge_temp_file(const std::string& path, PurgePass& pass);
   std::optional<std::chrono::system_clock::time_point> upload_started(const std::string& repo, const std::string& id);
   Result<Digest> read_link(const std::string& path);
+  // A manifest's bytes by digest (the cache, else storage), whichever repository has it.
+  Result<std::shared_ptr<const ManifestContent>> get_manifest_bytes(const Digest& d);
+  static constexpr int kMaxIndexDepth = 8;
+  Result<void> touch_manifest_tree(const Digest& d, int depth);
   // Serialises a PUT and a DELETE of one manifest, so that its index entry and its
   // revision agree (each writes both, in opposite orders).
   std::mutex& manifest_lock(const std::string& repo, const Digest& d);

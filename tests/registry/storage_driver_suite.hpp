@@ -353,6 +353,56 @@ inline void stat_modified(StorageDriver& d) {
   CHECK(d.stat("/m/moved")->modified == modified);
 }
 
+// touch: `modified` moves on (when the driver tells it), the content stays.
+inline void touch_file(StorageDriver& d) {
+  REQUIRE(d.put_content("/t/file", "same").ok());
+  const auto before = d.stat("/t/file")->modified;
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  REQUIRE(d.touch("/t/file").ok());
+  auto after = d.stat("/t/file");
+  REQUIRE(after.ok());
+  if (before != std::chrono::system_clock::time_point{}) CHECK(after->modified > before);
+  CHECK(*d.get_content("/t/file", 10) == "same");
+  CHECK(d.touch("/t/absent").error().code == Errc::not_found);
+}
+
+// create_exclusive: the first wins, the second is already_exists and changes nothing.
+inline void create_exclusive_once(StorageDriver& d) {
+  REQUIRE(d.create_exclusive("/x/deep/lock", "first").ok());
+  auto second = d.create_exclusive("/x/deep/lock", "second");
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.error().code == Errc::already_exists);
+  CHECK(*d.get_content("/x/deep/lock", 10) == "first");
+  CHECK(sorted_list(d, "/x/deep") == std::vector<std::string>{"lock"});
+  // From several threads: exactly one.
+  std::atomic<int> won{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 4; ++i)
+    threads.emplace_back([&] {
+      if (d.create_exclusive("/x/race", "r")) ++won;
+    });
+  for (auto& t : threads) t.join();
+  CHECK(won == 1);
+}
+
+// remove_empty_dirs: empty directories go, deepest first; any holding a file stay.
+inline void remove_empty_dirs_keeps_files(StorageDriver& d) {
+  REQUIRE(d.put_content("/e/keep/sub/file", "f").ok());
+  REQUIRE(d.put_content("/e/gone/a/b/file", "f").ok());
+  REQUIRE(d.remove("/e/gone/a/b/file").ok());
+  REQUIRE(d.put_content("/e/gone2/file", "f").ok());
+  REQUIRE(d.remove("/e/gone2/file").ok());
+  REQUIRE(d.remove_empty_dirs("/e").ok());
+  CHECK(*d.get_content("/e/keep/sub/file", 10) == "f");
+  CHECK(sorted_list(d, "/e") == std::vector<std::string>{"keep"});
+  CHECK(d.remove_empty_dirs("/absent").ok());
+  REQUIRE(d.remove("/e/keep/sub/file").ok());
+  REQUIRE(d.remove_empty_dirs("/e").ok());
+  CHECK(d.stat("/e").error().code == Errc::not_found);
+  // Writing below a removed directory makes it again.
+  CHECK(d.put_content("/e/again/file", "f").ok());
+}
+
 // Every method may be called from several threads at once.
 inline void concurrent_use(StorageDriver& d) {
   constexpr int kThreads = 4, kFiles = 40;
@@ -421,6 +471,9 @@ inline bool register_storage_driver_suite(const std::string& driver, DriverFacto
       {"move is atomic for readers", s::move_is_atomic},
       {"remove deletes files and trees", s::remove_trees},
       {"methods are safe from several threads", s::concurrent_use},
+      {"touch moves modified on and keeps the content", s::touch_file},
+      {"create_exclusive writes once", s::create_exclusive_once},
+      {"remove_empty_dirs removes empty directories only", s::remove_empty_dirs_keeps_files},
   };
   for (const Case& c : kCases) {
     const std::string name = driver + ": " + c.name;

@@ -70,6 +70,11 @@ class LinkHookDriver final : public StorageDriver {
   Result<std::vector<std::string>> list(const std::string& path) override { return inner_.list(path); }
   Result<void> move(const std::string& from, const std::string& to) override { return inner_.move(from, to); }
   Result<void> remove(const std::string& path) override { return inner_.remove(path); }
+  Result<void> touch(const std::string& path) override { return inner_.touch(path); }
+  Result<void> create_exclusive(const std::string& path, std::string_view content) override {
+    return inner_.create_exclusive(path, content);
+  }
+  Result<void> remove_empty_dirs(const std::string& path) override { return inner_.remove_empty_dirs(path); }
 
  private:
   MemoryDriver inner_;
@@ -233,7 +238,7 @@ TEST_CASE("repositories are found at any depth, without tags a repository has no
   CHECK(store.list_tags("missing").error().code == rs::Errc::not_found);
 }
 
-TEST_CASE("manifest bytes come from the cache, but only while the repository has the revision") {
+TEST_CASE("manifest bytes come from the cache, but only while the repository has the revision and the data") {
   rs::testing::TempDir dir;
   FilesystemDriver driver(dir.str());
   Store store(driver);
@@ -245,10 +250,14 @@ TEST_CASE("manifest bytes come from the cache, but only while the repository has
   REQUIRE(first.ok());
   CHECK(first->bytes == bytes);
 
-  // The data file is gone (as after a garbage collection by another process): the
-  // content of a digest cannot change, so the cached bytes are still served.
+  // The data file is gone (as after a garbage collection by another process): the cached
+  // bytes are not served (no stale cache after GC); written again, they are.
   auto data = dir.path / "docker/registry/v2/blobs/sha256" / d.hex.substr(0, 2) / d.hex / "data";
   REQUIRE(std::filesystem::remove(data));
+  auto gone = store.get_manifest("lib/app", d);
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().code == rs::Errc::not_found);
+  REQUIRE(store.put_manifest("lib/app", d, bytes, {}).ok());
   auto again = store.get_manifest("lib/app", d);
   REQUIRE(again.ok());
   CHECK(again->bytes == bytes);
