@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <thread>
 #include <utility>
 
 namespace rs::registry {
@@ -74,18 +75,22 @@ Result<std::string> FilesystemDriver::get_content(const std::string& path, std::
 Result<void> FilesystemDriver::with_parents(const std::string& path, const std::function<Result<void>()>& create) {
   // remove_empty_dirs (garbage collection, maybe in another process) may take a parent
   // away between its mkdir and the create: make it again, a few times.
-  for (int attempt = 0;; ++attempt) {
-    if (auto r = make_parents(path); !r) return r;
-    auto r = create();
-    if (r || r.error().code != Errc::not_found || attempt == 3) return r;
+  constexpr int kAttempts = 8;
+  for (int attempt = 1;; ++attempt) {
+    auto parents = make_parents(path);
+    auto r = parents ? create() : parents;
+    if (r || r.error().code != Errc::not_found || attempt == kAttempts) {
+      // The answer names the path inside the root; the log says where the root is.
+      if (!parents) rs::log::get("registry")->warn("storage root '{}': {}", root_, parents.error().message);
+      return r;
+    }
+    // (A collection tidying this very directory moves on within microseconds.)
+    std::this_thread::sleep_for(std::chrono::microseconds(100 << attempt));
   }
 }
 
 Result<void> FilesystemDriver::make_parents(const std::string& path) {
-  auto r = make_dirs_durable(root_, parent_of(path));
-  // The answer names the path inside the root; the log says where the root is.
-  if (!r) rs::log::get("registry")->warn("storage root '{}': {}", root_, r.error().message);
-  return r;
+  return make_dirs_durable(root_, parent_of(path));
 }
 
 Result<void> FilesystemDriver::put_content(const std::string& path, std::string_view content) {

@@ -366,6 +366,8 @@ Result<GcReport> collect_garbage(StorageDriver& driver, const GcOptions& options
   auto lock = StorageLock::acquire(driver, gc_paths::kLock, options.owner.empty() ? StorageLock::new_owner("gc") : options.owner,
                                    options.lock_ttl, options.now);
   if (!lock) return lock.error();
+  report.owner = lock->owner();
+  report.locked_at = Clock::now();
   for (const auto& owner : list_or_empty(driver, gc_paths::kTrash))
     recover_trash(driver, gc_paths::kTrash + "/" + owner, paths::kRoot, 0, report);
   (void)driver.remove(gc_paths::kTrash);
@@ -382,6 +384,7 @@ Result<GcReport> collect_garbage(StorageDriver& driver, const GcOptions& options
   auto swept = sweeper.run();
   sweeper.tidy();
   if (!swept) return swept.error().with_context("sweep stopped after " + std::to_string(report.blobs_deleted) + " blobs");
+  report.released_at = Clock::now();
   lock->release();
   took();
   return report;

@@ -111,6 +111,9 @@ struct GcReport {
   std::uint64_t revived = 0;    // moved aside, then put back: referenced during the sweep
   std::uint64_t recovered = 0;  // put back from an earlier collection's trash
   std::chrono::milliseconds took{0};
+  // Who held the storage lock, and when it was taken and given back (not in a dry run).
+  std::string owner;
+  std::chrono::system_clock::time_point locked_at, released_at;
   std::vector<Error> errors;    // what could not be removed; the sweep went on
 };
 

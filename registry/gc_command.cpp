@@ -85,6 +85,10 @@ nlohmann::json to_json(const GcReport& r) {
                     {"bytes", r.bytes_freed},
                     {"revisions", r.revisions_deleted},
                     {"links", r.links_deleted}};
+    auto ms = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    };
+    j["lock"] = {{"owner", r.owner}, {"taken_unix_ms", ms(r.locked_at)}, {"released_unix_ms", ms(r.released_at)}};
     j["revived"] = r.revived;
     j["recovered"] = r.recovered;
   }

@@ -51,6 +51,13 @@ void GcScheduler::log_run(const Result<GcReport>& report) {
   }
   for (const auto& e : report->errors) log->warn("gc: {}", e.message);
   log->info("{}", summarize(*report));
+  if (!report->dry_run) {
+    auto ms = [](std::chrono::system_clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+    };
+    log->info("gc: storage lock held by {} from {} to {} (unix ms)", report->owner, ms(report->locked_at),
+              ms(report->released_at));
+  }
 }
 
 }  // namespace rs::registry
