@@ -152,13 +152,13 @@ Result<std::vector<std::string>> FilesystemDriver::list(const std::string& path)
   return names;
 }
 
-Result<void> FilesystemDriver::move(const std::string& from, const std::string& to) {
+Result<void> FilesystemDriver::move(const std::string& from, const std::string& to, bool durable) {
   auto r = with_parents(to, [&]() -> Result<void> {
     if (::rename(full(from).c_str(), full(to).c_str()) != 0)
       return errno_error("rename '" + from + "' to '" + to + "'", errno);
     return ok();
   });
-  if (!r) return r;
+  if (!r || !durable) return r;
   // The rename is durable only once the directory it lands in is synced.
   return sync_directory(full(parent_of(to)), parent_of(to));
 }

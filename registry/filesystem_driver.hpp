@@ -26,7 +26,7 @@ class FilesystemDriver final : public StorageDriver {
   Result<std::unique_ptr<FileWriter>> writer(const std::string& path, bool append) override;
   Result<FileInfo> stat(const std::string& path) override;
   Result<std::vector<std::string>> list(const std::string& path) override;
-  Result<void> move(const std::string& from, const std::string& to) override;
+  Result<void> move(const std::string& from, const std::string& to, bool durable = true) override;
   Result<void> remove(const std::string& path) override;
   Result<void> touch(const std::string& path) override;
   Result<void> create_exclusive(const std::string& path, std::string_view content) override;

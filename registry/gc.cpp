@@ -17,7 +17,6 @@ using Clock = std::chrono::system_clock;
 constexpr std::uint64_t kMaxLinkBytes = 256;
 constexpr int kMaxRepositoryDepth = 64;  // a name is at most 255 characters
 constexpr int kMaxIndexDepth = 16;
-constexpr int kMaxTrashDepth = 16;
 constexpr std::uint64_t kProgressEvery = 256;
 
 const DigestAlgorithm kAlgorithms[] = {DigestAlgorithm::sha256, DigestAlgorithm::sha512};
@@ -222,6 +221,48 @@ Result<GcPlan> plan_gc(StorageDriver& driver, const GcOptions& options) {
 
 namespace {
 
+// The trash is flat (one rename per item, no directories to make): a driver path with '%'
+// and '/' escaped is a file name; one longer than kMaxTrashName goes under kNested, at its
+// path.
+constexpr std::size_t kMaxTrashName = 240;
+constexpr int kMaxTrashDepth = 300;
+const std::string kNested = "nested";
+
+std::string trash_name(const std::string& path) {
+  std::string out;
+  for (char c : path.substr(paths::kRoot.size())) {
+    if (c == '%') out += "%25";
+    else if (c == '/') out += "%2F";
+    else out += c;
+  }
+  return out;
+}
+
+// Only what a sweep moves aside goes back: a blob's data or a link.
+bool sweepable(const std::string& path) {
+  if (path.find("/../") != std::string::npos || path.find("/./") != std::string::npos) return false;
+  return (path.rfind(paths::kRoot + "/blobs/", 0) == 0 && path.ends_with("/data")) ||
+         (path.rfind(paths::repositories() + "/", 0) == 0 && path.ends_with("/link"));
+}
+
+std::optional<std::string> path_of_trash_name(const std::string& name) {
+  std::string out = paths::kRoot;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    if (name[i] != '%') {
+      out += name[i];
+    } else if (name.compare(i, 3, "%25") == 0) {
+      out += '%';
+      i += 2;
+    } else if (name.compare(i, 3, "%2F") == 0) {
+      out += '/';
+      i += 2;
+    } else {
+      return std::nullopt;
+    }
+  }
+  return sweepable(out) ? std::optional<std::string>(out) : std::nullopt;
+}
+
 // One sweep: every item is moved aside into the trash, the blob it names looked at again,
 // and then deleted or put back (gc.hpp says why).
 class Sweeper {
@@ -235,8 +276,11 @@ class Sweeper {
   // Sets `path` aside; deletes it unless the blob `named` was touched within the grace
   // window (then it goes back). `named` may be the item itself, once aside.
   Outcome sweep(const std::string& path, const Digest& named, bool item_is_blob) {
-    const std::string aside = trash_ + path.substr(paths::kRoot.size());
-    if (auto moved = driver_.move(path, aside); !moved) {
+    std::string aside = trash_ + "/" + trash_name(path);
+    // A name too long for one directory entry (a long repository name): kept nested.
+    if (aside.size() - trash_.size() > kMaxTrashName) aside = trash_ + "/" + kNested + path.substr(paths::kRoot.size());
+    // Not synced: a crash that undoes the move leaves the item where it was.
+    if (auto moved = driver_.move(path, aside, false); !moved) {
       if (moved.error().code == Errc::not_found) return Outcome::absent;
       report_.errors.push_back(moved.error());
       return Outcome::failed;
@@ -325,25 +369,44 @@ class Sweeper {
   std::uint64_t steps_ = 0;
 };
 
-// Puts back everything an interrupted collection left in the trash (where nothing is in its
-// place now); this collection then judges it again.
-void recover_trash(StorageDriver& driver, const std::string& dir, const std::string& original, int depth,
-                   GcReport& report) {
+void put_back(StorageDriver& driver, const std::string& from, const std::string& to, GcReport& report) {
+  if (driver.stat(to)) {
+    (void)driver.remove(from);
+  } else if (auto r = driver.move(from, to); !r) {
+    report.errors.push_back(r.error().with_context("recover"));
+  } else {
+    ++report.recovered;
+  }
+}
+
+// The nested part of a trash: `dir` holds what was at `original`.
+void recover_nested(StorageDriver& driver, const std::string& dir, const std::string& original, int depth,
+                    GcReport& report) {
   if (depth > kMaxTrashDepth) return;
   for (const auto& name : list_or_empty(driver, dir)) {
     const std::string path = dir + "/" + name, target = original + "/" + name;
     auto info = driver.stat(path);
     if (!info) continue;
-    if (info->is_dir) {
-      recover_trash(driver, path, target, depth + 1, report);
+    if (info->is_dir) recover_nested(driver, path, target, depth + 1, report);
+    else if (sweepable(target)) put_back(driver, path, target, report);
+  }
+}
+
+// Puts back everything an interrupted collection left in its trash (where nothing is in
+// its place now); this collection then judges it again.
+void recover_trash(StorageDriver& driver, const std::string& dir, GcReport& report) {
+  for (const auto& name : list_or_empty(driver, dir)) {
+    const std::string path = dir + "/" + name;
+    if (name == kNested) {
+      recover_nested(driver, path, paths::kRoot, 0, report);
       continue;
     }
-    if (driver.stat(target)) {
-      (void)driver.remove(path);
+    auto target = path_of_trash_name(name);
+    if (!target) {
+      report.errors.push_back(make_error(Errc::invalid_argument, "'" + path + "' is not a sweep's: left alone"));
       continue;
     }
-    if (auto r = driver.move(path, target); !r) report.errors.push_back(r.error().with_context("recover"));
-    else ++report.recovered;
+    put_back(driver, path, *target, report);
   }
 }
 
@@ -369,8 +432,8 @@ Result<GcReport> collect_garbage(StorageDriver& driver, const GcOptions& options
   report.owner = lock->owner();
   report.locked_at = Clock::now();
   for (const auto& owner : list_or_empty(driver, gc_paths::kTrash))
-    recover_trash(driver, gc_paths::kTrash + "/" + owner, paths::kRoot, 0, report);
-  (void)driver.remove(gc_paths::kTrash);
+    recover_trash(driver, gc_paths::kTrash + "/" + owner, report);
+  (void)driver.remove_empty_dirs(gc_paths::kTrash);
 
   auto plan = plan_gc(driver, options);
   if (!plan) return plan.error();

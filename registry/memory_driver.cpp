@@ -194,7 +194,7 @@ Result<std::vector<std::string>> MemoryDriver::list(const std::string& path) {
   return names;
 }
 
-Result<void> MemoryDriver::move(const std::string& from, const std::string& to) {
+Result<void> MemoryDriver::move(const std::string& from, const std::string& to, bool /*durable*/) {
   std::lock_guard lock(state_->mutex);
   auto f = state_->file(from);
   if (!f) return f.error().with_context("move to '" + to + "'");

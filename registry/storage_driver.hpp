@@ -74,8 +74,9 @@ class StorageDriver {
   virtual Result<FileInfo> stat(const std::string& path) = 0;
   // Names of the direct children of a directory, unsorted; Errc::not_found if absent.
   virtual Result<std::vector<std::string>> list(const std::string& path) = 0;
-  // Moves a file, replacing `to` atomically, creating its parents.
-  virtual Result<void> move(const std::string& from, const std::string& to) = 0;
+  // Moves a file, replacing `to` atomically, creating its parents. Not `durable`: a crash
+  // soon after may undo it (the garbage collector's moves aside need no more).
+  virtual Result<void> move(const std::string& from, const std::string& to, bool durable = true) = 0;
   // Deletes a file or a whole directory tree; absent is not an error.
   virtual Result<void> remove(const std::string& path) = 0;
   // Sets a file's `modified` to now (its content stays); Errc::not_found if absent. The

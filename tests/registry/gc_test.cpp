@@ -243,12 +243,21 @@ TEST_CASE("gc: one collection at a time; an expired lock is taken over, a killed
   CHECK(f.has_blob(stray));
 
   // The holder crashed mid-sweep: the stray blob was moved aside, the lock never released.
-  const std::string aside = gc_paths::kTrash + "/crashed" + paths::blob_data(stray).substr(paths::kRoot.size());
+  std::string aside = paths::blob_data(stray).substr(paths::kRoot.size());
+  for (std::size_t at; (at = aside.find('/')) != std::string::npos;) aside.replace(at, 1, "%2F");
+  aside = gc_paths::kTrash + "/crashed/" + aside;
   REQUIRE(f.driver.move(paths::blob_data(stray), aside).ok());
+  // And a link of a repository whose name is too long for one flat trash entry: nested.
+  const std::string long_name = "team/" + std::string(200, 'x');
+  const Digest kept = f.image(long_name, "long", {"long layer"}, "v1");
+  const std::string link = paths::layer_link(long_name, rs::digest_of("long layer"));
+  REQUIRE(f.driver.move(link, gc_paths::kTrash + "/crashed/nested" + link.substr(paths::kRoot.size())).ok());
   f.now += seconds(61);
   CHECK(held->refresh().error().code == rs::Errc::conflict);  // expired: no longer its own
   const GcReport r = f.collect();
-  CHECK(r.recovered == 1);
+  CHECK(r.recovered == 2);
+  CHECK(f.store.blob_size(long_name, rs::digest_of("long layer")).ok());
+  CHECK(f.store.get_manifest(long_name, kept).ok());
   CHECK(r.blobs_deleted == 1);  // put back, judged again, deleted
   CHECK_FALSE(f.has_blob(stray));
   CHECK_FALSE(f.driver.stat(gc_paths::kTrash).ok());

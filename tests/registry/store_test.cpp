@@ -68,7 +68,9 @@ class LinkHookDriver final : public StorageDriver {
   }
   Result<FileInfo> stat(const std::string& path) override { return inner_.stat(path); }
   Result<std::vector<std::string>> list(const std::string& path) override { return inner_.list(path); }
-  Result<void> move(const std::string& from, const std::string& to) override { return inner_.move(from, to); }
+  Result<void> move(const std::string& from, const std::string& to, bool durable) override {
+    return inner_.move(from, to, durable);
+  }
   Result<void> remove(const std::string& path) override { return inner_.remove(path); }
   Result<void> touch(const std::string& path) override { return inner_.touch(path); }
   Result<void> create_exclusive(const std::string& path, std::string_view content) override {
