@@ -5,6 +5,7 @@
 #include "registry/gc_command.hpp"
 #include "registry/htpasswd_command.hpp"
 #include "registry/serve_command.hpp"
+#include "registry/storage_commands.hpp"
 
 #include <cstdio>
 #include <functional>
@@ -26,6 +27,8 @@ const std::vector<Subcommand>& subcommands() {
       {"htpasswd", "add or update a user of an htpasswd file (bcrypt) for auth.htpasswd",
        rs::registry::htpasswd_command},
       {"gc", "delete the blobs and manifests nothing references (safe while serving)", rs::registry::gc_command},
+      {"rm", "remove a repository, a tag or a manifest from a registry's storage", rs::registry::rm_command},
+      {"du", "what a registry's storage holds per repository, and what gc would free", rs::registry::du_command},
       {"apply", "set up every host of an inventory (ip_forward, insecure registry, registry)",
        rs::agent::apply_command},
       {"verify", "check the hosts of an inventory without changing them", rs::agent::verify_command},

@@ -382,6 +382,62 @@ def lifecycle():
     again = c.image("gone/app", "v1", [layer("gone only")], b'{"gone":1}')
     ok, e = skopeo_pull(server.port, "gone/app", "v1")
     check("a re-push after gc works (no stale cache says a blob is there)", again == gone and ok, e)
+
+    # rm: the supported form of rm -rf, while the server serves.
+    v1 = c.image("rmme/app", "v1", [layer("rm v1")], b'{"rm":1}')
+    v2 = c.image("rmme/app", "v2", [layer("rm v2")], b'{"rm":2}')
+    nested = c.image("rmme/app/nested", "v1", [layer("rm nested")], b'{"rm":3}')
+
+    def rm(*what):
+        p = subprocess.run([BIN, "rm", "--root", root, *what], capture_output=True, text=True, timeout=60)
+        return p.returncode, p.stdout + p.stderr
+
+    rc, out = rm("--dry-run", "rmme/app:v1")
+    check("rm --dry-run says what would go and changes nothing",
+          rc == 0 and "would remove tag rmme/app:v1" in out and c.manifest_status("rmme/app", "v1") == 200, out)
+    rc, out = rm("rmme/app:v1")
+    check("rm NAME:TAG removes the tag; its manifest stays (untagged)",
+          rc == 0 and c.manifest_status("rmme/app", "v1") == 404 and c.manifest_status("rmme/app", v1[0]) == 200, out)
+    rc, out = rm("rmme/app@" + v2[0])
+    check("rm NAME@DIGEST removes the manifest and its tags",
+          rc == 0 and c.manifest_status("rmme/app", v2[0]) == 404 and c.manifest_status("rmme/app", "v2") == 404, out)
+    rc, out = rm("rmme/app")
+    check("rm NAME removes the repository at once; a nested one stays",
+          rc == 0 and "rmme/app" not in c.catalog() and "rmme/app/nested" in c.catalog() and
+          c.manifest_status("rmme/app", v1[0]) == 404, (out, c.catalog()))
+    rc, out = rm("rmme/nosuch")
+    check("rm of what is not there: exit 2, named", rc == 2 and "rmme/nosuch" in out, (rc, out))
+    rc, out = rm("Not A Name", "rmme/app/nested")
+    check("rm of a bad name: exit 1 before anything goes",
+          rc == 1 and "rmme/app/nested" in c.catalog(), (rc, out))
+    gc(root, "--grace", "0s")
+    on_disk, _ = blob_files(root)
+    check("the next gc frees the removed repository's blobs, not the nested one's",
+          {v1[0], v2[0], sha(layer("rm v1")), sha(layer("rm v2"))}.isdisjoint(on_disk) and
+          {nested[0], sha(layer("rm nested"))} <= on_disk)
+
+    # du: unique and shared bytes per repository, what gc would free.
+    cfg = os.path.join(TMP, "du.yml")
+    with open(cfg, "w") as f:
+        f.write(f"root: {root}\ngc: {{enabled: false, grace: 0s}}\n")
+    a = c.image("du/a", "v1", [layer("du shared", 3000), layer("du a", 1000)], b'{"du":"a"}')
+    b = c.image("du/b", "v1", [layer("du shared", 3000), layer("du b", 500)], b'{"du":"b"}')
+    check("DELETE of du/b's manifest", c.delete("du/b", b[0]) == 202)
+
+    def du():
+        p = subprocess.run([BIN, "du", "--config", cfg, "--json"], capture_output=True, text=True, timeout=60)
+        return p.returncode, (json.loads(p.stdout) if p.returncode == 0 else p.stderr)
+
+    rc, usage = du()
+    rows = {r["name"]: r for r in usage["repositories"]} if rc == 0 else {}
+    check("du: a repository's unique bytes are its own blobs, the shared layer counted as shared",
+          rc == 0 and rows["du/a"]["unique_bytes"] == a[1] + 1000 + len(b'{"du":"a"}') and
+          rows["du/a"]["shared_bytes"] == 3000 and rows["du/a"]["tags"] == 1, usage)
+    check("du: reclaimable now is what gc would free (du/b's own blobs, its manifest)",
+          rc == 0 and usage["reclaimable_bytes"] == b[1] + 500 + len(b'{"du":"b"}'), usage)
+    p = subprocess.run([BIN, "du", "--root", root], capture_output=True, text=True, timeout=60)
+    check("du prints a table and a summary line", p.returncode == 0 and "REPOSITORY" in p.stdout and
+          "reclaimable now by gc" in p.stdout, p.stdout + p.stderr)
     server.stop()
 
 
