@@ -22,8 +22,9 @@
 // longer than any request.
 //
 // One collection at a time per root: it runs under the storage lock (storage_lock.hpp), and
-// moves aside into _gc/trash/<owner>/, which the next collection first puts back (a
-// collection killed mid-sweep is undone, then done again).
+// moves aside into _gc/trash/<owner>/ (one flat entry per item: its path, escaped), which
+// the next collection first puts back (a collection killed mid-sweep is undone, then done
+// again). A move aside need not be durable: a crash that undoes it leaves the item in place.
 #pragma once
 
 #include "core/digest.hpp"
