@@ -210,6 +210,54 @@ void read_storage(const YAML::Node& n, Config& config, Problems& p, bool root_gi
 bool read_text(const YAML::Node& m, const char* key, const std::string& prefix, std::string& out, Problems& p,
                const char* expected);
 
+// retention: a list of rules (retention.hpp), applied before each scheduled collection.
+void read_retention(const YAML::Node& n, Config& config, Problems& p) {
+  if (!n.IsSequence()) return p.add(n, "retention", "expected a list of rules");
+  if (n.size() > kMaxRetentionRules)
+    return p.add(n, "retention", "at most " + std::to_string(kMaxRetentionRules) + " rules");
+  for (std::size_t i = 0; i < n.size(); ++i) {
+    const auto r = n[i];
+    const std::string prefix = "retention[" + std::to_string(i) + "]";
+    if (!r.IsMap()) {
+      p.add(r, prefix, "expected a mapping: {repository, keep_last, older_than, keep}");
+      continue;
+    }
+    check_keys(r, prefix + ".", {"repository", "keep_last", "older_than", "keep"}, p);
+    RetentionRule rule;
+    if (!r["repository"]) {
+      p.add(r, prefix, "needs repository (a pattern such as \"ci/**\")");
+    } else if (read_scalar(r["repository"], prefix + ".repository", rule.repository, p, "a pattern")) {
+      std::string why;
+      if (!valid_pattern(rule.repository, &why)) p.add(r["repository"], prefix + ".repository", "the pattern " + why);
+    }
+    if (auto v = r["keep_last"]) {
+      std::size_t keep = 0;
+      read_between(v, prefix + ".keep_last", 0, 1'000'000, keep, p, "a number of tags");
+      rule.keep_last = keep;
+    }
+    if (auto v = r["older_than"]) {
+      std::chrono::seconds age{};
+      read_duration(v, prefix + ".older_than", age, p, std::chrono::seconds(1));
+      rule.older_than = age;
+    }
+    // Without either, a rule would drop every tag that no glob keeps, at once: a mistake.
+    if (!r["keep_last"] && !r["older_than"]) p.add(r, prefix, "needs keep_last or older_than (or both)");
+    if (auto v = r["keep"]) {
+      if (!v.IsSequence() || v.size() > kMaxTagGlobs) {
+        p.add(v, prefix + ".keep", "expected a list of at most " + std::to_string(kMaxTagGlobs) + " tag globs");
+      } else {
+        for (std::size_t k = 0; k < v.size(); ++k) {
+          std::string glob;
+          if (!read_scalar(v[k], prefix + ".keep", glob, p, "a tag glob such as \"v*\"")) continue;
+          if (glob.empty() || glob.size() > 128) p.add(v[k], prefix + ".keep", "a tag glob is 1 to 128 characters");
+          else rule.keep.push_back(glob);
+        }
+      }
+    }
+    config.gc.retention.push_back(std::move(rule));
+  }
+}
+
 // gc: the scheduled garbage collection (gc_scheduler.hpp). Giving the section turns it on
 // unless it says enabled: false.
 void read_gc(const YAML::Node& n, Config& config, Problems& p) {
@@ -728,7 +776,8 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (doc.IsNull()) return config;
   if (!doc.IsMap()) return make_error(Errc::invalid_argument, path + ": the config must be a mapping");
   check_keys(doc, "",
-             {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access", "gc", "version",
+             {"listen", "root", "delete", "threads", "workers", "log", "limits", "storage", "auth", "access", "gc", "retention",
+              "version",
               "http", "health", "notifications", "redis", "reporting", "validation", "compatibility", "middleware",
               "proxy", "loglevel"},
              p);
@@ -830,6 +879,10 @@ Result<Config> parse_config(const std::string& text, const std::string& path, co
   if (auto n = doc["storage"]) read_storage(n, config, p, static_cast<bool>(doc["root"]));
   if (auto n = doc["auth"]) read_auth(n, config, p);
   if (auto n = doc["gc"]) read_gc(n, config, p);
+  if (auto n = doc["retention"]) {
+    read_retention(n, config, p);
+    if (!config.gc.enabled) p.warn(n, "retention", "applied only by the gc section's schedule (or gc --retention)");
+  }
   if (auto n = doc["access"]) {
     read_access(n, config, p);
     // Rules need users of this registry: an external issuer's tokens carry their own grants.

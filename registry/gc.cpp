@@ -419,7 +419,9 @@ Result<GcReport> collect_garbage(StorageDriver& driver, const GcOptions& options
   auto took = [&] {
     report.took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   };
+  const auto now = options.now ? options.now() : Clock::now();
   if (options.dry_run) {
+    report.retention = plan_retention(driver, options.retention, now);
     auto plan = plan_gc(driver, options);
     if (!plan) return plan.error();
     report.plan = std::move(*plan);
@@ -435,6 +437,9 @@ Result<GcReport> collect_garbage(StorageDriver& driver, const GcOptions& options
     recover_trash(driver, gc_paths::kTrash + "/" + owner, report);
   (void)driver.remove_empty_dirs(gc_paths::kTrash);
 
+  // Retention first, so that this collection frees what only the dropped tags kept.
+  report.retention = plan_retention(driver, options.retention, now);
+  report.tags_dropped = apply_retention(driver, report.retention, report.errors);
   auto plan = plan_gc(driver, options);
   if (!plan) return plan.error();
   report.plan = std::move(*plan);
@@ -460,12 +465,14 @@ std::string summarize(const GcReport& r) {
     return "gc (dry run): " + n(p.repositories) + " repositories, " + n(p.manifests_kept) + " manifests kept, " +
            n(p.blobs_total) + " blobs; would delete " + n(p.garbage.size()) + " blobs (" + n(p.garbage_bytes) +
            " bytes), " + n(p.revisions.size()) + " manifest revisions, " + n(p.links.size()) + " links; " +
-           n(p.blobs_young + p.revisions_young) + " kept in the grace window";
+           n(p.blobs_young + p.revisions_young) + " kept in the grace window" +
+           (r.retention.empty() ? "" : "; retention would drop " + n(r.retention.size()) + " tags");
   return "gc: " + n(p.repositories) + " repositories, " + n(p.manifests_kept) + " manifests kept, " + n(p.blobs_total) +
          " blobs; deleted " + n(r.blobs_deleted) + " blobs (" + n(r.bytes_freed) + " bytes), " +
          n(r.revisions_deleted) + " manifest revisions, " + n(r.links_deleted) + " links; " +
          n(p.blobs_young + p.revisions_young) + " kept in the grace window, " + n(r.revived) +
-         " referenced during the sweep, " + n(r.recovered) + " recovered; " + n(r.took.count()) + " ms";
+         " referenced during the sweep, " + n(r.recovered) + " recovered; " +
+         (r.retention.empty() ? "" : "retention dropped " + n(r.tags_dropped) + " tags; ") + n(r.took.count()) + " ms";
 }
 
 }  // namespace rs::registry

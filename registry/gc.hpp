@@ -29,6 +29,7 @@
 
 #include "core/digest.hpp"
 #include "core/result.hpp"
+#include "registry/retention.hpp"
 #include "registry/storage_driver.hpp"
 
 #include <chrono>
@@ -66,6 +67,9 @@ struct GcOptions {
   std::function<std::chrono::system_clock::time_point()> now;  // tests; default system_clock
   std::function<void(const GcProgress&)> progress;             // now and then
   std::stop_token stop;                                        // ends a sweep between items
+  // Tags these rules drop go first (retention.hpp), so that the collection frees what only
+  // they kept; a dry run reports them and drops nothing.
+  std::vector<RetentionRule> retention;
   // Tests: called once the plan is made, before anything is swept.
   std::function<void()> before_sweep;
 };
@@ -111,6 +115,8 @@ struct GcReport {
   std::uint64_t links_deleted = 0;
   std::uint64_t revived = 0;    // moved aside, then put back: referenced during the sweep
   std::uint64_t recovered = 0;  // put back from an earlier collection's trash
+  std::vector<RetentionDrop> retention;  // tags the rules drop (dropped unless a dry run)
+  std::uint64_t tags_dropped = 0;
   std::chrono::milliseconds took{0};
   // Who held the storage lock, and when it was taken and given back (not in a dry run).
   std::string owner;

@@ -15,7 +15,7 @@ namespace {
 
 constexpr const char* kHelp =
     "usage: registry-setup gc (--root DIR | --config FILE) [--dry-run] [--delete-untagged]\n"
-    "                         [--grace DURATION] [--lock-ttl DURATION] [--json]\n"
+    "                         [--grace DURATION] [--lock-ttl DURATION] [--retention] [--json]\n"
     "\n"
     "Garbage collection of a registry's storage (registry:2's layout), safe while registries\n"
     "serve it. Keeps every manifest a tag reaches, every manifest revision (unless\n"
@@ -29,6 +29,7 @@ constexpr const char* kHelp =
     "  --delete-untagged    manifests no tag reaches go too (the children of a kept index stay)\n"
     "  --grace DURATION     anything younger is kept (default 1h; 0s when nothing is in flight)\n"
     "  --lock-ttl DURATION  the storage lock's expiry, refreshed while working (default 1m)\n"
+    "  --retention          first drop the tags the config's retention rules drop (--config)\n"
     "  --json               one JSON document on stdout instead of lines\n"
     "\n"
     "Durations: 90s, 30m, 1h30m, or seconds.\n"
@@ -80,6 +81,9 @@ nlohmann::json to_json(const GcReport& r) {
   j["links"] = nlohmann::json::array();
   for (const auto& l : p.links) j["links"].push_back(l.path);
   j["problems"] = p.problems;
+  j["retention"] = nlohmann::json::array();
+  for (const auto& d : r.retention) j["retention"].push_back({{"repository", d.repository}, {"tag", d.tag}, {"digest", d.digest.str()}});
+  if (!r.dry_run) j["tags_dropped"] = r.tags_dropped;
   if (!r.dry_run) {
     j["deleted"] = {{"blobs", r.blobs_deleted},
                     {"bytes", r.bytes_freed},
@@ -101,7 +105,7 @@ nlohmann::json to_json(const GcReport& r) {
 }  // namespace
 
 int gc_command(const std::vector<std::string>& argv) {
-  auto args = parse_args(argv, {{"-h", "--help", "--dry-run", "--delete-untagged", "--json"},
+  auto args = parse_args(argv, {{"-h", "--help", "--dry-run", "--delete-untagged", "--json", "--retention"},
                                 {"--root", "--config", "--grace", "--lock-ttl"}});
   if (!args) {
     std::fprintf(stderr, "registry-setup gc: %s\n%s", args.error().message.c_str(), kHelp);
@@ -130,6 +134,11 @@ int gc_command(const std::vector<std::string>& argv) {
     options.grace = config->gc.grace;
     options.delete_untagged = config->gc.delete_untagged;
     options.lock_ttl = config->gc.lock_ttl;
+    if (args->has("--retention")) options.retention = config->gc.retention;
+  }
+  if (args->has("--retention") && args->get("--root")) {
+    std::fprintf(stderr, "registry-setup gc: --retention applies the rules of a config: give --config\n");
+    return 1;
   }
   options.dry_run = args->has("--dry-run");
   if (args->has("--delete-untagged")) options.delete_untagged = true;
@@ -173,6 +182,9 @@ int gc_command(const std::vector<std::string>& argv) {
   }
   for (const auto& p : report->plan.problems) std::fprintf(stderr, "gc: cannot read: %s\n", p.c_str());
   for (const auto& e : report->errors) std::fprintf(stderr, "gc: %s\n", e.message.c_str());
+  for (const auto& d : report->retention)
+    std::printf("%s tag %s:%s (%s)\n", report->dry_run ? "would drop" : "dropped", d.repository.c_str(), d.tag.c_str(),
+                d.digest.str().c_str());
   if (report->dry_run) {
     for (const auto& r : report->plan.revisions)
       std::printf("would delete manifest %s@%s\n", r.repository.c_str(), r.digest.str().c_str());

@@ -31,6 +31,7 @@ void GcScheduler::run(std::stop_token stop) {
     o.lock_ttl = options_.lock_ttl;
     o.owner = owner;
     o.stop = stop;
+    o.retention = options_.retention;
     auto report = collect_garbage(driver_, o);
     if (stop.stop_requested()) return;  // (a run cut short says nothing)
     if (on_run_) on_run_(report);
@@ -44,6 +45,9 @@ void GcScheduler::log_run(const Result<GcReport>& report) {
     else log->warn("gc: {}", report.error().message);
     return;
   }
+  for (const auto& d : report->retention)
+    log->info("retention{}: {} tag {}:{} ({})", report->dry_run ? " (dry run)" : "",
+              report->dry_run ? "would drop" : "drops", d.repository, d.tag, d.digest.str());
   if (report->dry_run) {
     for (const auto& g : report->plan.garbage) log->info("gc (dry run): would delete blob {} ({} bytes)", g.digest.str(), g.size);
     for (const auto& r : report->plan.revisions)

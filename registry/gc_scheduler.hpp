@@ -21,6 +21,7 @@ struct GcScheduleOptions {
   bool delete_untagged = false;
   bool dry_run = false;  // logs what it would delete, deletes nothing
   std::chrono::seconds lock_ttl{60};
+  std::vector<RetentionRule> retention;  // the config's retention section
 };
 
 class GcScheduler {

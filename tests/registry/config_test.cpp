@@ -490,3 +490,40 @@ TEST_CASE("REGISTRY_A_B_C reaches every scalar key, ours too; the other spelling
   REQUIRE_FALSE(blocked.ok());
   CHECK_THAT(blocked.error().message, Catch::Contains("key 'http': expected a mapping"));
 }
+
+TEST_CASE("gc and retention: the schedule and the rules, every mistake refused") {
+  rs::testing::TempDir dir;
+  auto config = parse_config(
+      "gc: {interval: 30m, grace: 0s, delete_untagged: true, lock_ttl: 10s}\n"
+      "retention:\n"
+      "  - {repository: \"ci/**\", keep_last: 3, older_than: 720h, keep: [latest, \"v*\"]}\n"
+      "  - {repository: \"**\", older_than: 2160h}\n",
+      "gc.yml");
+  REQUIRE(config.ok());
+  CHECK(config->gc.enabled);
+  CHECK(config->gc.interval == std::chrono::minutes(30));
+  CHECK(config->gc.grace == std::chrono::seconds(0));
+  CHECK(config->gc.delete_untagged);
+  CHECK(config->gc.lock_ttl == std::chrono::seconds(10));
+  REQUIRE(config->gc.retention.size() == 2);
+  CHECK(config->gc.retention[0].keep_last == 3u);
+  CHECK(config->gc.retention[0].older_than == std::chrono::hours(720));
+  CHECK(config->gc.retention[0].keep == std::vector<std::string>{"latest", "v*"});
+  CHECK_FALSE(config->gc.retention[1].keep_last.has_value());
+  CHECK_FALSE(parse_config("root: /r\n", "plain.yml")->gc.enabled);  // off without the section
+
+  auto check = [&](const std::string& yaml, const std::string& expected) { refused(dir, yaml, expected); };
+  check("gc: {interval: 0s}\n", "gc.interval': must be at least 1s");
+  check("gc: {grace: soon}\n", "gc.grace': expected a duration");
+  check("gc: {lock_ttl: 1s}\n", "gc.lock_ttl': must be at least 5s");
+  check("gc: {sweep: now}\n", "gc.sweep': unknown key");
+  check("gc: [1]\n", "'gc': expected a mapping");
+  check("retention: {repository: x}\n", "expected a list of rules");
+  check("retention: [{keep_last: 1}]\n", "needs repository");
+  check("retention: [{repository: x}]\n", "needs keep_last or older_than");
+  check("retention: [{repository: \"a**b\", keep_last: 1}]\n", "retention[0].repository': the pattern");
+  check("retention: [{repository: x, keep_last: -1}]\n", "keep_last': must be at least 0");
+  check("retention: [{repository: x, older_than: 0s}]\n", "older_than': must be at least 1s");
+  check("retention: [{repository: x, keep_last: 1, keep: v1}]\n", "keep': expected a list");
+  check("retention: [{repository: x, keep_last: 1, drop: all}]\n", "retention[0].drop': unknown key");
+}

@@ -283,3 +283,55 @@ TEST_CASE("storage lock: refreshed by its holder, released only by it") {
   b->release();
   CHECK_FALSE(StorageLock::holder(driver, "/lock").has_value());
 }
+
+TEST_CASE("retention: the newest stay, old ones go, globs always stay; a collection frees them") {
+  Fixture f;
+  std::vector<Digest> pushed;
+  // ci/app: nine tags, one an hour, oldest first; "latest" and "v1" among the oldest.
+  for (const char* tag : {"latest", "v1", "b1", "b2", "b3", "b4", "b5", "b6", "b7"}) {
+    pushed.push_back(f.image("ci/app", tag, {std::string("layer of ") + tag}, tag));
+    f.now += hours(1);
+  }
+  f.image("other", "old", {"other layer"}, "old");
+  f.now += hours(100);
+  std::vector<RetentionRule> rules{{"ci/**", 3, hours(24), {"latest", "v*"}}, {"none/**", 1, {}, {}}};
+  auto drops = plan_retention(f.driver, rules, f.now);
+  std::vector<std::string> tags;
+  for (const auto& d : drops) tags.push_back(d.repository + ":" + d.tag);
+  CHECK(tags == std::vector<std::string>{"ci/app:b1", "ci/app:b2", "ci/app:b3", "ci/app:b4"});
+
+  SECTION("older_than spares the young ones beyond keep_last") {
+    std::vector<RetentionRule> young{{"ci/**", 1, hours(104), {}}};
+    auto d = plan_retention(f.driver, young, f.now);
+    // b7 is newest (kept); of the others only those pushed more than 104 h ago go (b4 was
+    // pushed exactly 104 h ago); sorted by name.
+    std::vector<std::string> t;
+    for (const auto& x : d) t.push_back(x.tag);
+    CHECK(t == std::vector<std::string>{"b1", "b2", "b3", "latest", "v1"});
+  }
+  SECTION("a tag set again after the plan stays") {
+    REQUIRE(f.store.tag("ci/app", "b1", pushed[2]).ok());
+    std::vector<rs::Error> errors;
+    CHECK(apply_retention(f.driver, drops, errors) == 3);
+    CHECK(f.store.resolve_tag("ci/app", "b1").ok());
+    CHECK(errors.empty());
+  }
+  SECTION("inside a collection: dropped, then freed with --delete-untagged") {
+    GcOptions o = f.options(true);
+    o.retention = rules;
+    o.dry_run = true;
+    auto dry = collect_garbage(f.driver, o);
+    REQUIRE(dry.ok());
+    CHECK(dry->retention.size() == 4);
+    CHECK(f.store.resolve_tag("ci/app", "b1").ok());  // a dry run drops nothing
+    o.dry_run = false;
+    auto r = collect_garbage(f.driver, o);
+    REQUIRE(r.ok());
+    CHECK(r->tags_dropped == 4);
+    CHECK_FALSE(f.store.resolve_tag("ci/app", "b1").ok());
+    CHECK_FALSE(f.has_blob("layer of b1"));
+    CHECK(f.has_blob("layer of latest"));
+    CHECK(f.has_blob("layer of b5"));
+    CHECK(f.store.resolve_tag("other", "old").ok());
+  }
+}
