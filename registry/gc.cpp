@@ -155,6 +155,17 @@ Result<GcPlan> plan_gc(StorageDriver& driver, const GcOptions& options) {
       // Never dropped on doubt: an unreadable revision is kept (and named as a problem).
       else if (!options.delete_untagged || !i.problem.empty()) marker.keep(kept, d, repo + "@" + d.str());
     }
+    // A revision inside the grace window is kept, with what it references (as young as it);
+    // before the referrers, whose subject it may be.
+    auto keep_if_young = [&](const Digest& d) {
+      if (kept.count(d.str()) || marker.info(d).missing) return;
+      if (auto data = driver.stat(paths::blob_data(d)); data && young(*data, now, options.grace)) {
+        ++plan.revisions_young;
+        marker.keep(kept, d, repo + "@" + d.str());
+      }
+    };
+    for (const auto& d : revisions)
+      if (!marker.info(d).subject) keep_if_young(d);
     for (bool grew = true; grew;) {
       grew = false;
       for (const Digest* d : referrers)
@@ -163,17 +174,9 @@ Result<GcPlan> plan_gc(StorageDriver& driver, const GcOptions& options) {
           grew = true;
         }
     }
-    for (const auto& d : revisions) {
-      if (kept.count(d.str())) continue;
-      const ManifestInfo& i = marker.info(d);
-      if (!i.missing)
-        if (auto data = driver.stat(paths::blob_data(d)); data && young(*data, now, options.grace)) {
-          ++plan.revisions_young;
-          marker.keep(kept, d, repo + "@" + d.str());  // and what it references, as young as it
-          continue;
-        }
-      plan.revisions.push_back({repo, d, i.subject});
-    }
+    for (const Digest* d : referrers) keep_if_young(*d);
+    for (const auto& d : revisions)
+      if (!kept.count(d.str())) plan.revisions.push_back({repo, d, marker.info(d).subject});
     ++progress.repositories;
     progress.manifests = plan.manifests_kept;
     report(false);
