@@ -207,9 +207,18 @@ Result<Diff> DockerInsecureRegistryAction::check_dropin(HostContext& host) {
                                              " ExecStart= lines; a drop-in can only extend exactly one");
   auto text = host.files().read(c.dropin);
   if (!text) return text.error();
+  // The files on disk are what docker starts with next time: a drop-in deleted without a
+  // daemon-reload still shows in the loaded command line, so its flags do not count there.
   std::vector<std::string> current = loaded->front();
-  if (*text)
+  bool stale = false;
+  if (*text) {
     if (auto own = dropin_exec_start(**text)) current = *own;
+  } else {
+    auto state = host.systemd().unit_state(c.unit);
+    if (!state) return state.error();
+    stale = state->need_daemon_reload;
+    if (stale) current = without_flags(current, wanted);
+  }
 
   auto env = env_registries(host, current);
   if (!env) return env.error();

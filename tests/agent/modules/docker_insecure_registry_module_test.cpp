@@ -56,6 +56,35 @@ TEST_CASE("docker: drop-in repeats Debian's real ExecStart with the flag added")
   CHECK(clean->empty());
 }
 
+TEST_CASE("docker: a drop-in deleted without a daemon-reload is written again") {
+  FakeHost h;
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}));
+  auto first = action.check(h.ctx);
+  REQUIRE(first.ok());
+  REQUIRE(action.apply(h.ctx, *first).ok());
+  REQUIRE(h.ctx.daemon_reload().ok());
+  REQUIRE(action.check(h.ctx)->empty());
+  const std::string written = first->files[0].after;
+
+  // Someone removes the file; systemd still runs the command line it loaded from it.
+  std::filesystem::remove(h.at(kDropin));
+  h.systemd.units["docker.service"].need_daemon_reload = true;
+  REQUIRE(h.systemd.exec_start("docker.service")->front().back() == "192.168.1.11:5000");
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  CHECK(diff->files[0].path == kDropin);
+  CHECK_FALSE(diff->files[0].before);
+  CHECK(diff->files[0].after == written);
+
+  // Without a pending reload the loaded command line is the disk's: a flag there is the
+  // vendor's own and needs no drop-in.
+  h.systemd.units["docker.service"].need_daemon_reload = false;
+  auto vendor = action.check(h.ctx);
+  REQUIRE(vendor.ok());
+  CHECK(vendor->files.empty());
+}
+
 TEST_CASE("docker: a drop-in written but never loaded still needs the restart") {
   FakeHost h;
   write_text(h.at(kDropin), render_dropin([] {
