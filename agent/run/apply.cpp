@@ -10,7 +10,6 @@
 
 #include <atomic>
 #include <ctime>
-#include <filesystem>
 #include <mutex>
 
 namespace rs::agent {
@@ -27,28 +26,9 @@ std::string run_id() {
 
 }  // namespace
 
-std::string default_playbook_path() {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  auto exe = fs::read_symlink("/proc/self/exe", ec);
-  std::vector<fs::path> candidates;
-  if (!ec) {
-    candidates.push_back(exe.parent_path() / "playbooks/site.yml");
-    candidates.push_back(exe.parent_path().parent_path() / "playbooks/site.yml");
-    candidates.push_back(exe.parent_path().parent_path() / "share/registry-setup/playbooks/site.yml");
-  }
-#ifdef RS_SOURCE_DIR
-  candidates.push_back(fs::path(RS_SOURCE_DIR) / "playbooks/site.yml");
-#endif
-  candidates.push_back("/usr/local/share/registry-setup/playbooks/site.yml");
-  for (const auto& c : candidates)
-    if (fs::is_regular_file(c, ec)) return c.string();
-  return "playbooks/site.yml";
-}
-
 int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& out, std::ostream& err) {
   // Parse once, validate everything, then act.
-  auto input = load_or_report("apply", options.inventory, options.playbook, options.limit, options.json, out, err);
+  auto input = load_or_report("apply", options, out, err);
   if (!input) return kExitUsage;
   auto& plans = input->plans;
 

@@ -23,7 +23,4 @@ struct ApplyOptions : HostsOptions {
 // Returns the exit code: 0 ok, 1 invalid input, 4 a host unreachable, else 2 a host failed.
 int run_apply(const ApplyOptions& options, Connector& connector, std::ostream& out, std::ostream& err);
 
-// The default playbook: playbooks/site.yml next to the binary's source tree or installed.
-std::string default_playbook_path();
-
 }  // namespace rs::agent

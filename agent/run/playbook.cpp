@@ -1,5 +1,6 @@
 #include "agent/run/playbook.hpp"
 
+#include "agent/run/builtin_playbook.hpp"
 #include "agent/run/yaml_file.hpp"
 
 #include <algorithm>
@@ -139,6 +140,7 @@ class Parser {
 Result<YAML::Node> render(const YAML::Node& node, const Vars& vars) { return render_depth(node, vars, 0); }
 
 Result<Playbook> Playbook::load(const std::string& path, Problems& problems) {
+  if (path == kBuiltinPlaybook) return parse(std::string(builtin_playbook_text()), path, problems);
   auto text = read_yaml_file(path, "playbook", problems);
   if (!text) return text.error();
   return parse(*text, path, problems);

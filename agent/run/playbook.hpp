@@ -48,6 +48,7 @@ struct Playbook {
   std::string file;
   std::vector<Play> plays;
 
+  // `path` kBuiltinPlaybook is the copy built into the binary.
   static Result<Playbook> load(const std::string& path, Problems& problems);
   static Result<Playbook> parse(const std::string& text, const std::string& file, Problems& problems);
 };

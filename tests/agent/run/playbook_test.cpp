@@ -1,6 +1,10 @@
 #include "agent/run/playbook.hpp"
 
+#include "agent/run/builtin_playbook.hpp"
 #include "agent/run/registry_vars.hpp"
+
+#include <fstream>
+#include <sstream>
 
 #include <catch2/catch.hpp>
 
@@ -20,6 +24,22 @@ Inventory seed_inventory() {
 }
 
 }  // namespace
+
+TEST_CASE("playbook: the built-in default is playbooks/site.yml as built, found without files") {
+  std::ifstream in(std::string(RS_SOURCE_DIR) + "/playbooks/site.yml");
+  std::stringstream source;
+  source << in.rdbuf();
+  REQUIRE_FALSE(source.str().empty());
+  CHECK(builtin_playbook_text() == source.str());
+  // The test binary is not installed: nothing under its prefix, so the built-in copy.
+  CHECK(default_playbook_path() == kBuiltinPlaybook);
+  Problems problems;
+  auto book = Playbook::load(std::string(kBuiltinPlaybook), problems);
+  REQUIRE(book.ok());
+  CHECK(problems.empty());
+  CHECK(book->file == kBuiltinPlaybook);
+  CHECK(book->plays.size() == 2);
+}
 
 TEST_CASE("playbook: the default playbook parses and plans for the seed") {
   Problems problems;
