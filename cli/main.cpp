@@ -1,5 +1,6 @@
 // registry-setup: a switchboard of subcommands, each implemented by its component.
 #include "agent/commands.hpp"
+#include "agent/host/become.hpp"
 #include "core/log.hpp"
 #include "lab/lab_command.hpp"
 #include "registry/gc_command.hpp"
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
     std::printf("registry-setup %s\n", RS_VERSION);
     return 0;
   }
+  if (first == rs::agent::kPrependStdin)
+    return rs::agent::prepend_stdin_command(std::vector<std::string>(args.begin() + 1, args.end()));
   for (const auto& c : subcommands()) {
     if (c.name == first) {
       rs::log::init(0);

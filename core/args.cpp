@@ -36,6 +36,7 @@ Result<Args> parse_args(const std::vector<std::string>& argv, const ArgSpec& spe
           value = argv[++i];
         }
         args.options[name] = value;
+        args.repeated[name].push_back(value);
       } else {
         return make_error(Errc::invalid_argument, "unknown option '" + name + "'");
       }

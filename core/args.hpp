@@ -19,6 +19,7 @@ struct ArgSpec {
 struct Args {
   std::map<std::string, int> flags;                         // flag -> count
   std::map<std::string, std::string> options;               // last value wins
+  std::map<std::string, std::vector<std::string>> repeated;  // every value, in order
   std::vector<std::string> positionals;
   std::vector<std::string> rest;                            // after "--"
 
@@ -26,6 +27,10 @@ struct Args {
   int count(const std::string& flag) const {
     auto it = flags.find(flag);
     return it == flags.end() ? 0 : it->second;
+  }
+  std::vector<std::string> get_all(const std::string& option) const {
+    auto it = repeated.find(option);
+    return it == repeated.end() ? std::vector<std::string>{} : it->second;
   }
   std::optional<std::string> get(const std::string& option) const {
     auto it = options.find(option);

@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
 # Builds (once) the root filesystem that lab nodes and real-systemd tests boot with
-# systemd-nspawn: Debian bookworm with systemd, dbus, docker.io, sshd and curl.
-# Cached at $RS_LAB_CACHE (default /var/cache/registry-setup/rootfs-bookworm); a
-# complete cache is reused. The mirror is read from this machine's apt sources.
+# systemd-nspawn: Debian bookworm with systemd, dbus, docker.io, sshd, sudo and curl.
+# Cached at $RS_LAB_CACHE (default /var/cache/registry-setup/rootfs-bookworm); a complete
+# cache is reused while its stamp (in .complete: a hash of this script, so of its package
+# list and set-up steps) matches, and rebuilt when it does not. The mirror is read from
+# this machine's apt sources.
 set -euo pipefail
 cache=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
+packages=systemd,systemd-sysv,dbus,iproute2,procps,docker.io,openssh-server,openssh-client,curl,ca-certificates,busybox-static,sudo
+stamp=$(sha256sum "$0" | cut -c1-16)
 if [ -f "$cache/.complete" ]; then
-  echo "lab-rootfs: cached at $cache"
-  exit 0
+  if [ "$(cat "$cache/.complete")" = "$stamp" ]; then
+    echo "lab-rootfs: cached at $cache"
+    exit 0
+  fi
+  if grep -qF "$cache" /proc/self/mountinfo; then
+    echo "lab-rootfs: $cache is out of date but in use (a lab is up: 'registry-setup lab down')" >&2
+    exit 1
+  fi
+  echo "lab-rootfs: $cache was made by another version of this script: building it again"
 fi
 for tool in debootstrap systemd-nspawn; do
   command -v "$tool" >/dev/null || { echo "lab-rootfs: '$tool' is missing (scripts/install-deps.sh lab)" >&2; exit 1; }
@@ -26,7 +37,7 @@ trap 'grep -q " $tmp/" /proc/self/mountinfo || rm -rf "$tmp"' EXIT
 mkdir -p "$(dirname "$cache")"
 echo "lab-rootfs: debootstrap bookworm into $cache (about 2 minutes, once)"
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,dbus,iproute2,procps,docker.io,openssh-server,openssh-client,curl,ca-certificates,busybox-static \
+  --include="$packages" \
   bookworm "$tmp" "$mirror" >"$log" 2>&1 || { echo "lab-rootfs: debootstrap failed, see $log" >&2; exit 1; }
 rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
 # Nodes have no way out: no DNS, and docker never tries a registry on the internet.
@@ -37,7 +48,8 @@ rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
 rm -f "$tmp"/etc/ssh/ssh_host_*
 mkdir -p "$tmp/etc/systemd/system/ssh.service.d"
 printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' >"$tmp/etc/systemd/system/ssh.service.d/10-hostkeys.conf"
-touch "$tmp/.complete"
+echo "$stamp" >"$tmp/.complete"
 rm -f "$log"
+rm -rf "$cache"
 mv "$tmp" "$cache"
 echo "lab-rootfs: done: $cache ($(du -sh "$cache" | cut -f1))"

@@ -1,6 +1,7 @@
 // How to reach one host: the inventory's ansible_* connection variables, read once.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,6 +18,10 @@ struct ConnectionSettings {
   int port = 22;               // ansible_port
   std::string private_key_file;              // ansible_ssh_private_key_file
   std::vector<std::string> ssh_common_args;  // ansible_ssh_common_args, split on blanks
+  // ansible_become*: every command, file and the systemd connection through sudo.
+  bool become = false;
+  std::string become_user = "root";
+  std::optional<std::string> become_password;  // sent on sudo's stdin, never in argv or logs
 };
 
 }  // namespace rs::agent

@@ -8,6 +8,7 @@
 #include "agent/host/host_context.hpp"
 #include "agent/host/systemd.hpp"
 
+#include <atomic>
 #include <functional>
 #include <memory>
 
@@ -38,8 +39,9 @@ class TransportConnector : public Connector {
   Result<HostConnection> connect(const ConnectionSettings& host) override;
 
  private:
-  std::string control_dir_;
+  std::string control_dir_;  // 0700: ssh master sockets, become passwords for the bus
   std::unique_ptr<CommandRunner> local_runner_;
+  std::atomic<int> secrets_{0};
 };
 
 // Opens the real systemd connection only when a module first needs it, so a host without

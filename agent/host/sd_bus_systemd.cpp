@@ -251,7 +251,7 @@ Result<void> SdBusSystemd::enable(const std::string& unit) {
   return reload();
 }
 
-std::string ssh_bus_address(const std::vector<std::string>& ssh_argv) {
+std::string unixexec_address(const std::vector<std::string>& argv) {
   auto escape = [](const std::string& s) {
     static const char* hex = "0123456789abcdef";
     std::string out;
@@ -266,11 +266,15 @@ std::string ssh_bus_address(const std::vector<std::string>& ssh_argv) {
     }
     return out;
   };
-  std::vector<std::string> argv = ssh_argv;
-  argv.push_back("systemd-stdio-bridge");
   std::string address = "unixexec:path=" + escape(argv.at(0));
   for (std::size_t i = 0; i < argv.size(); ++i) address += ",argv" + std::to_string(i) + "=" + escape(argv[i]);
   return address;
+}
+
+std::string ssh_bus_address(const std::vector<std::string>& ssh_argv) {
+  std::vector<std::string> argv = ssh_argv;
+  argv.push_back("systemd-stdio-bridge");
+  return unixexec_address(argv);
 }
 
 }  // namespace rs::agent

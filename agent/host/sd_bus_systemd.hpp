@@ -45,5 +45,7 @@ class SdBusSystemd : public Systemd {
 // bridge"), but with our ssh options (BatchMode, ControlPath, key, port) in the argv.
 // `ssh_argv` is the ssh command up to and including the destination.
 std::string ssh_bus_address(const std::vector<std::string>& ssh_argv);
+// "unixexec:path=ARGV0,argv0=...": sd-bus runs argv and speaks D-Bus on its stdin/stdout.
+std::string unixexec_address(const std::vector<std::string>& argv);
 
 }  // namespace rs::agent

@@ -68,7 +68,7 @@ std::string render_recap(const std::vector<HostReport>& reports) {
 }
 
 std::string render_apply_json(const std::vector<HostReport>& reports, const ApplyOptions& options, int exit_code) {
-  nlohmann::json j = {{"check", options.check}, {"playbook", options.playbook}, {"inventory", options.inventory},
+  nlohmann::json j = {{"check", options.check}, {"playbook", options.playbook}, {"inventory", inventory_json(options)},
                       {"exit_code", exit_code}, {"hosts", nlohmann::json::array()}};
   for (const auto& r : reports) {
     nlohmann::json h = {{"host", r.host}, {"unreachable", r.unreachable}, {"message", r.message}};

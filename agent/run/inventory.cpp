@@ -1,14 +1,24 @@
 #include "agent/run/inventory.hpp"
 
+#include "agent/run/host_pattern.hpp"
+#include "agent/run/host_range.hpp"
+#include "agent/run/inventory_ini.hpp"
 #include "agent/run/yaml_file.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 
 namespace rs::agent {
 namespace {
+
+constexpr int kMaxGroupDepth = 64;           // children of children ...
+constexpr std::size_t kMaxInventorySources = 64;  // -i given this often
+constexpr std::size_t kMaxDirEntries = 1000;      // files of an inventory or vars directory
+constexpr int kMaxVarsDirDepth = 8;               // group_vars/NAME/sub/...
 
 std::optional<int> to_int(const std::string& s) {
   int v = 0;
@@ -17,15 +27,29 @@ std::optional<int> to_int(const std::string& s) {
   return v;
 }
 
-class Parser {
+// Ansible's YAML inventory into a source: groups nest under children, keys under a host are
+// its variables, vars at any level; host names may be ranges ("node[01:08]").
+class YamlReader {
  public:
-  Parser(std::string file, Problems& problems) : file_(std::move(file)), problems_(problems) {}
+  YamlReader(std::string file, InventorySource& into, Problems& problems)
+      : file_(std::move(file)), src_(into), problems_(problems) {}
 
+  void read(const YAML::Node& root) {
+    src_.group("all");
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      auto name = it->first.as<std::string>();
+      // Ansible puts other top-level groups under "all".
+      if (name != "all") src_.add_child("all", name);
+      read_group(name, it->second, name, 0);
+    }
+  }
+
+ private:
   void problem(const YAML::Node& at, const std::string& key, const std::string& message) {
     problems_.push_back(Problem{file_, line_of(at), key, message});
   }
 
-  void parse_vars(const YAML::Node& node, const std::string& key, Vars& into) {
+  void read_vars(const YAML::Node& node, const std::string& key, Vars& into) {
     if (!node || node.IsNull()) return;
     if (!node.IsMap()) return problem(node, key, "vars must be a mapping");
     for (auto it = node.begin(); it != node.end(); ++it) {
@@ -34,36 +58,41 @@ class Parser {
     }
   }
 
-  void parse_group(const std::string& name, const YAML::Node& node, const std::string& key, int depth) {
-    auto& group = groups_[name];
-    group.name = name;
-    group.depth = std::max(group.depth, depth);
+  void read_hosts(const std::string& group, const YAML::Node& v, const std::string& key) {
+    if (v.IsNull()) return;
+    if (!v.IsMap()) return problem(v, key, "hosts must be a mapping of host names");
+    for (auto h = v.begin(); h != v.end(); ++h) {
+      auto pattern = h->first.as<std::string>();
+      const YAML::Node vars = h->second;
+      const bool mapping = vars.IsNull() || vars.IsMap();
+      if (!mapping) problem(vars, key + "." + pattern, "host variables must be a mapping");
+      auto names = expand_host_range(pattern, kMaxInventoryHosts - std::min(kMaxInventoryHosts, src_.host_count()));
+      if (!names) {
+        problem(h->first, key + "." + pattern, names.error().message);
+        continue;
+      }
+      for (const auto& host : *names) {
+        auto& into = src_.add_host(group, host);
+        if (mapping) read_vars(vars, key + "." + pattern, into);
+      }
+    }
+  }
+
+  void read_group(const std::string& name, const YAML::Node& node, const std::string& key, int depth) {
+    src_.group(name);
     if (!node || node.IsNull()) return;
     if (!node.IsMap()) return problem(node, key, "a group must be a mapping with hosts, vars or children");
+    // Children nest in the file: a deeper tree than any inventory has is refused, not followed.
+    if (depth > kMaxGroupDepth) return problem(node, key, "groups nest deeper than " + std::to_string(kMaxGroupDepth));
     for (auto it = node.begin(); it != node.end(); ++it) {
       auto k = it->first.as<std::string>();
       // A copy: it->second lives in a proxy that dies with this statement.
       const YAML::Node v = it->second;
       std::string sub = key + "." + k;
       if (k == "vars") {
-        parse_vars(v, sub, groups_[name].vars);
+        read_vars(v, sub, src_.group(name).vars);
       } else if (k == "hosts") {
-        if (v.IsNull()) continue;
-        if (!v.IsMap()) {
-          problem(v, sub, "hosts must be a mapping of host names");
-          continue;
-        }
-        for (auto h = v.begin(); h != v.end(); ++h) {
-          auto host = h->first.as<std::string>();
-          if (std::find(host_order_.begin(), host_order_.end(), host) == host_order_.end())
-            host_order_.push_back(host);
-          auto& members = groups_[name].hosts;
-          if (std::find(members.begin(), members.end(), host) == members.end()) members.push_back(host);
-          if (!h->second.IsNull() && !h->second.IsMap())
-            problem(h->second, sub + "." + host, "host variables must be a mapping");
-          else
-            parse_vars(h->second, sub + "." + host, host_vars_[host]);
-        }
+        read_hosts(name, v, sub);
       } else if (k == "children") {
         if (v.IsNull()) continue;
         if (!v.IsMap()) {
@@ -72,14 +101,11 @@ class Parser {
         }
         for (auto c = v.begin(); c != v.end(); ++c) {
           auto child = c->first.as<std::string>();
-          if (child == "all" || child == name) {
+          if (!src_.add_child(name, child)) {
             problem(c->first, sub + "." + child, "a group cannot contain '" + child + "'");
             continue;
           }
-          auto& kids = groups_[name].children;
-          if (std::find(kids.begin(), kids.end(), child) == kids.end()) kids.push_back(child);
-          parents_[child].insert(name);
-          parse_group(child, c->second, sub + "." + child, depth + 1);
+          read_group(child, c->second, sub + "." + child, depth + 1);
         }
       } else {
         problem(it->first, sub, "unknown key (a group has hosts, vars and children)");
@@ -88,12 +114,48 @@ class Parser {
   }
 
   std::string file_;
+  InventorySource& src_;
   Problems& problems_;
-  std::map<std::string, InventoryGroup> groups_;
-  std::map<std::string, std::set<std::string>> parents_;
-  std::map<std::string, Vars> host_vars_;
-  std::vector<std::string> host_order_;
 };
+
+// Ansible's booleans: yes/no, true/false, on/off, 1/0 (any case); nullopt for anything else.
+std::optional<bool> ansible_bool(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (s == "yes" || s == "true" || s == "on" || s == "1" || s == "y" || s == "t") return true;
+  if (s == "no" || s == "false" || s == "off" || s == "0" || s == "n" || s == "f") return false;
+  return std::nullopt;
+}
+
+// The first of `names` the host sets (Ansible's aliases of one variable).
+std::string first_var(const InventoryHost& host, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (host.vars.count(n)) return n;
+  return {};
+}
+
+void read_become(InventoryHost& host, Problems& problems) {
+  if (auto var = first_var(host, {"ansible_become", "ansible_sudo"}); !var.empty())
+    if (auto s = scalar_var(host, var, problems)) {
+      auto b = ansible_bool(*s);
+      if (!b) var_problem(host, var, "'" + *s + "' is not a boolean (yes/no, true/false)", problems);
+      host.become = b.value_or(false);
+    }
+  if (auto s = scalar_var(host, "ansible_become_method", problems); s && *s != "sudo")
+    var_problem(host, "ansible_become_method",
+                "'" + *s + "' is not supported (sudo is; su and others need a terminal this tool does not give)", problems);
+  if (auto var = first_var(host, {"ansible_become_user", "ansible_sudo_user"}); !var.empty())
+    if (auto s = scalar_var(host, var, problems)) {
+      if (s->empty() || s->find_first_of(" \t@:/") != std::string::npos || (*s)[0] == '-')
+        var_problem(host, var, "'" + *s + "' is not a user name", problems);
+      else
+        host.become_user = *s;
+    }
+  if (auto var = first_var(host, {"ansible_become_password", "ansible_become_pass", "ansible_sudo_pass"}); !var.empty())
+    if (auto s = scalar_var(host, var, problems)) {
+      if (s->find_first_of("\n\r") != std::string::npos) var_problem(host, var, "must be one line", problems);
+      else host.become_password = *s;
+    }
+}
 
 void validate_host(const InventoryHost& host, Problems& problems) {
   auto bad = [&](const std::string& var, const std::string& message) { var_problem(host, var, message, problems); };
@@ -181,58 +243,312 @@ bool glob_match(const std::string& pattern, const std::string& text) {
   return p == pattern.size();
 }
 
-Result<Inventory> Inventory::load(const std::string& path, Problems& problems, const Derive& derive) {
+// Where the variables of group_vars/, host_vars/ and -e sit in the merge, by precedence.
+struct Inventory::Layers {
+  std::map<std::string, Vars> group_files;  // group_vars/<group>, every vars directory merged
+  std::map<std::string, Vars> host_files;   // host_vars/<host>
+  Vars extra;                               // -e
+};
+
+namespace {
+
+namespace fs = std::filesystem;
+
+bool ends_with_any(const std::string& name, std::initializer_list<const char*> suffixes) {
+  for (const char* s : suffixes)
+    if (name.ends_with(s)) return true;
+  return false;
+}
+
+// Files Ansible leaves out of an inventory directory (its inventory_ignore_extensions).
+bool ignored_in_inventory_dir(const std::string& name) {
+  return name.empty() || name[0] == '.' || name == "group_vars" || name == "host_vars" ||
+         ends_with_any(name, {"~", ".orig", ".ini", ".cfg", ".retry", ".pyc", ".pyo", ".swp", ".bak", ".rpm", ".md",
+                              ".txt", ".rst"});
+}
+
+// Entries of `dir`, sorted, at most kMaxDirEntries; more is a problem.
+std::vector<fs::path> sorted_entries(const fs::path& dir, Problems& problems) {
+  std::vector<fs::path> out;
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (out.size() == kMaxDirEntries) {
+      problems.push_back(Problem{dir.string(), 0, "", "more than " + std::to_string(kMaxDirEntries) + " entries"});
+      break;
+    }
+    out.push_back(it->path());
+  }
+  if (ec) problems.push_back(Problem{dir.string(), 0, "", "cannot read the directory: " + ec.message()});
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+// A YAML file of variables (group_vars/host_vars, -e @FILE): a mapping, or empty.
+void read_vars_file(const std::string& path, Vars& into, Problems& problems) {
+  auto text = read_yaml_file(path, "variables", problems);
+  if (!text) return;
+  auto doc = load_yaml(*text, path, problems);
+  if (!doc || doc->IsNull()) return;
+  if (!doc->IsMap()) return problems.push_back(Problem{path, line_of(*doc), "", "variables must be a mapping"});
+  for (auto it = doc->begin(); it != doc->end(); ++it) {
+    auto name = it->first.as<std::string>();
+    set_var(into, name, Var{it->second, path, line_of(it->first), name});
+  }
+}
+
+// Ansible's vars files for NAME in `dir` (group_vars or host_vars): NAME, NAME.yml,
+// NAME.yaml, NAME.json, and every such file under a directory NAME/, sorted.
+void read_vars_for(const fs::path& dir, const std::string& name, Vars& into, Problems& problems, int depth = 0) {
+  std::error_code ec;
+  for (const char* ext : {"", ".yml", ".yaml", ".json"}) {
+    fs::path file = dir / (name + ext);
+    if (fs::is_directory(file, ec) && *ext == '\0') {
+      if (depth >= kMaxVarsDirDepth) {
+        problems.push_back(Problem{file.string(), 0, "", "directories nest too deep"});
+        continue;
+      }
+      for (const auto& entry : sorted_entries(file, problems)) {
+        auto leaf = entry.filename().string();
+        if (leaf.empty() || leaf[0] == '.') continue;
+        if (fs::is_directory(entry, ec)) read_vars_for(file, leaf, into, problems, depth + 1);
+        else if (ends_with_any(leaf, {".yml", ".yaml", ".json"}) || leaf.find('.') == std::string::npos)
+          read_vars_file(entry.string(), into, problems);
+      }
+    } else if (fs::is_regular_file(file, ec)) {
+      read_vars_file(file.string(), into, problems);
+    }
+  }
+}
+
+// "k=v k2='v 2'" as Ansible's -e reads it: blank-separated, quotes kept together.
+void read_key_values(const std::string& text, Vars& into, Problems& problems) {
+  std::vector<std::string> words;
+  std::string word;
+  char quote = 0;
+  bool in_word = false;
+  for (char c : text) {
+    if (quote) {
+      if (c == quote) quote = 0;
+      else word += c;
+    } else if (c == '"' || c == '\'') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t' || c == '\n') {
+      if (in_word) words.push_back(word);
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote) return problems.push_back(Problem{"-e", 0, "", "unclosed quote in '" + text + "'"});
+  if (in_word) words.push_back(word);
+  for (const auto& w : words) {
+    auto eq = w.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      problems.push_back(Problem{"-e", 0, "", "'" + w + "' is not key=value"});
+      continue;
+    }
+    auto name = w.substr(0, eq);
+    set_var(into, name, Var{YAML::Node(w.substr(eq + 1)), "(-e)", 0, name});
+  }
+}
+
+void read_extra_vars(const std::string& arg, Vars& into, Problems& problems) {
+  if (arg.starts_with("@")) return read_vars_file(arg.substr(1), into, problems);
+  auto first = arg.find_first_not_of(" \t\n");
+  if (first == std::string::npos || arg[first] != '{') return read_key_values(arg, into, problems);
+  auto doc = load_yaml(arg, "-e", problems);
+  if (!doc) return;
+  if (!doc->IsMap()) return problems.push_back(Problem{"-e", 0, "", "'" + arg + "' is not a mapping"});
+  for (auto it = doc->begin(); it != doc->end(); ++it) {
+    auto name = it->first.as<std::string>();
+    set_var(into, name, Var{it->second, "(-e)", 0, name});
+  }
+}
+
+// YAML for .yml/.yaml/.json; INI for any other extension; a file without one is YAML when it
+// reads as a mapping of groups, else INI (Ansible tries its yaml plugin, then ini).
+void read_inventory_text(const std::string& text, const std::string& file, InventorySource& into, Problems& problems) {
+  const std::string leaf = fs::path(file).filename().string();
+  const bool yaml_ext = ends_with_any(leaf, {".yml", ".yaml", ".json"});
+  const bool other_ext = !yaml_ext && leaf.find('.') != std::string::npos;
+  if (!other_ext) {
+    Problems yaml_problems;
+    auto doc = load_yaml(text, file, yaml_problems);
+    const bool groups = doc && doc->IsMap() && std::all_of(doc->begin(), doc->end(), [](const auto& kv) {
+      return kv.second.IsMap() || kv.second.IsNull();
+    });
+    if (yaml_ext || groups) {
+      problems.insert(problems.end(), yaml_problems.begin(), yaml_problems.end());
+      if (!doc) return;
+      if (!doc->IsMap())
+        return problems.push_back(Problem{file, line_of(*doc), "", "the inventory must be a mapping with a group 'all'"});
+      try {
+        YamlReader(file, into, problems).read(*doc);
+      } catch (const YAML::Exception& e) {
+        problems.push_back(Problem{file, line_of(e.mark), "", e.msg});
+      }
+      return;
+    }
+  }
+  read_ini_inventory(text, file, into, problems);
+}
+
+void read_inventory_file(const std::string& path, InventorySource& into, Problems& problems) {
   auto text = read_yaml_file(path, "inventory", problems);
-  if (!text) return text.error();
-  return parse(*text, path, problems, derive);
+  if (text) read_inventory_text(*text, path, into, problems);
+}
+
+// A source: a file, or a directory whose files (not the ignored ones) are sources; the
+// directory holding group_vars/ and host_vars/ for it is added to `vars_dirs`.
+void read_source(const std::string& path, InventorySource& into, std::vector<fs::path>& vars_dirs, Problems& problems) {
+  std::error_code ec;
+  fs::path p(path);
+  fs::path vars_dir;
+  if (fs::is_directory(p, ec)) {
+    for (const auto& entry : sorted_entries(p, problems)) {
+      auto leaf = entry.filename().string();
+      if (ignored_in_inventory_dir(leaf) || fs::is_directory(entry, ec)) continue;
+      read_inventory_file(entry.string(), into, problems);
+    }
+    vars_dir = p;
+  } else {
+    read_inventory_file(path, into, problems);
+    vars_dir = fs::absolute(p, ec).parent_path();
+  }
+  if (std::find(vars_dirs.begin(), vars_dirs.end(), vars_dir) == vars_dirs.end()) vars_dirs.push_back(vars_dir);
+}
+
+// Each group's longest distance from "all" (variables merge parents first);
+// a group that contains itself through its children is a problem.
+bool set_depths(std::map<std::string, InventoryGroup>& groups, const std::string& file, Problems& problems) {
+  std::map<std::string, int> state;  // 1 on the path, 2 done
+  std::vector<std::string> order;    // reverse post-order: parents before children
+  bool ok = true;
+  std::function<void(const std::string&, int)> visit = [&](const std::string& g, int depth) {
+    if (depth > kMaxGroupDepth) {
+      problems.push_back(Problem{file, 0, g, "groups nest deeper than " + std::to_string(kMaxGroupDepth)});
+      ok = false;
+      return;
+    }
+    auto& st = state[g];
+    if (st == 1) {
+      problems.push_back(Problem{file, 0, g, "the group contains itself through its children"});
+      ok = false;
+      return;
+    }
+    if (st == 2) return;
+    st = 1;
+    for (const auto& c : groups[g].children) visit(c, depth + 1);
+    st = 2;
+    order.push_back(g);
+  };
+  visit("all", 0);
+  // Groups "all" does not reach all have parents: they can only be parents of each other.
+  for (const auto& [name, g] : groups)
+    if (!state.count(name)) {
+      problems.push_back(Problem{file, 0, name, "the group contains itself through its children"});
+      ok = false;
+    }
+  if (!ok) return false;
+  for (auto& [name, g] : groups) g.depth = 0;
+  for (auto it = order.rbegin(); it != order.rend(); ++it)
+    for (const auto& c : groups[*it].children) groups[c].depth = std::max(groups[c].depth, groups[*it].depth + 1);
+  return true;
+}
+
+}  // namespace
+
+Result<Inventory> Inventory::load(const std::string& path, Problems& problems, const Derive& derive) {
+  return load(std::vector<std::string>{path}, {}, problems, derive);
+}
+
+Result<Inventory> Inventory::load(const std::vector<std::string>& sources, const std::vector<std::string>& extra_vars,
+                                  Problems& problems, const Derive& derive) {
+  const std::size_t before = problems.size();
+  const std::string file = sources.empty() ? std::string("(no inventory)") : sources.front();
+  if (sources.empty()) problems.push_back(Problem{file, 0, "", "no inventory given"});
+  if (sources.size() > kMaxInventorySources)
+    problems.push_back(Problem{file, 0, "", "more than " + std::to_string(kMaxInventorySources) + " inventory sources"});
+  InventorySource source;
+  source.group("all");
+  source.group("ungrouped");
+  std::vector<fs::path> vars_dirs;
+  for (std::size_t i = 0; i < sources.size() && i < kMaxInventorySources; ++i)
+    read_source(sources[i], source, vars_dirs, problems);
+
+  Layers layers;
+  for (const auto& dir : vars_dirs) {
+    // Files for groups or hosts the inventory does not have are not read (as Ansible).
+    for (const auto& [name, group] : source.groups) read_vars_for(dir / "group_vars", name, layers.group_files[name], problems);
+    for (const auto& host : source.host_order) read_vars_for(dir / "host_vars", host, layers.host_files[host], problems);
+  }
+  for (const auto& e : extra_vars) read_extra_vars(e, layers.extra, problems);
+  return resolve(std::move(source), layers, file, problems, derive, before);
 }
 
 Result<Inventory> Inventory::parse(const std::string& text, const std::string& file, Problems& problems,
-                                 const Derive& derive) {
+                                   const Derive& derive) {
   const std::size_t before = problems.size();
-  auto invalid = [&] { return make_error(Errc::invalid_argument, "inventory '" + file + "' is invalid"); };
+  InventorySource source;
+  source.group("all");
   auto loaded = load_yaml(text, file, problems);
-  if (!loaded) return invalid();
-  YAML::Node root = *loaded;
-  if (!root.IsMap()) {
-    problems.push_back(Problem{file, line_of(root), "", "the inventory must be a mapping with a group 'all'"});
-    return invalid();
-  }
-
-  Parser parser(file, problems);
-  try {
-    parser.parse_group("all", YAML::Node(), "all", 0);
-    for (auto it = root.begin(); it != root.end(); ++it) {
-      auto name = it->first.as<std::string>();
-      if (name != "all") {
-        // Ansible puts other top-level groups under "all".
-        parser.groups_["all"].children.push_back(name);
-        parser.parents_[name].insert("all");
-        parser.parse_group(name, it->second, name, 1);
-      } else {
-        parser.parse_group("all", it->second, "all", 0);
+  if (loaded) {
+    if (!loaded->IsMap()) {
+      problems.push_back(Problem{file, line_of(*loaded), "", "the inventory must be a mapping with a group 'all'"});
+    } else {
+      try {
+        YamlReader(file, source, problems).read(*loaded);
+      } catch (const YAML::Exception& e) {
+        problems.push_back(Problem{file, line_of(e.mark), "", e.msg});
       }
     }
-  } catch (const YAML::Exception& e) {
-    problems.push_back(Problem{file, line_of(e.mark), "", e.msg});
-    return invalid();
   }
+  return resolve(std::move(source), Layers{}, file, problems, derive, before);
+}
+
+Result<Inventory> Inventory::resolve(InventorySource source, const Layers& layers, const std::string& file,
+                                     Problems& problems, const Derive& derive, std::size_t before) {
+  auto invalid = [&] { return make_error(Errc::invalid_argument, "inventory '" + file + "' is invalid"); };
+  // Reading problems do not stop here: the hosts read are checked too, so all are listed.
+  source.group("ungrouped");
+  if (source.host_count() > kMaxInventoryHosts)
+    problems.push_back(Problem{file, 0, "", "more than " + std::to_string(kMaxInventoryHosts) + " hosts"});
+
+  // As Ansible: every group without a parent is a child of "all"; hosts in no group but
+  // "all" are in "ungrouped".
+  std::set<std::string> has_parent;
+  for (const auto& [name, g] : source.groups) has_parent.insert(g.children.begin(), g.children.end());
+  std::vector<std::string> orphans;
+  for (const auto& [name, g] : source.groups)
+    if (name != "all" && !has_parent.count(name)) orphans.push_back(name);
+  for (const auto& g : orphans) source.add_child("all", g);
+  std::set<std::string> grouped;
+  for (const auto& [name, g] : source.groups)
+    if (name != "all") grouped.insert(g.hosts.begin(), g.hosts.end());
+  for (const auto& h : std::vector<std::string>(source.host_order))
+    if (!grouped.count(h)) source.add_host("ungrouped", h);
+  if (!set_depths(source.groups, file, problems)) return invalid();
 
   Inventory inv;
   inv.file_ = file;
-  inv.groups_ = std::move(parser.groups_);
-  for (const auto& [name, group] : inv.groups_) {
-    if (inv.groups_.count(name) && parser.host_vars_.count(name) && name != "all")
-      problems.push_back(Problem{file, 0, name, "is both a group and a host"});
-  }
+  inv.groups_ = std::move(source.groups);
+  for (const auto& [name, group] : inv.groups_)
+    if (name != "all" && source.host_vars.count(name)) problems.push_back(Problem{file, 0, name, "is both a group and a host"});
 
-  for (const auto& name : parser.host_order_) {
+  std::map<std::string, std::set<std::string>> parents;
+  for (const auto& [name, g] : inv.groups_)
+    for (const auto& c : g.children) parents[c].insert(name);
+
+  for (const auto& name : source.host_order) {
     InventoryHost host;
     host.name = name;
     // Every group the host is in: its direct groups and their ancestors.
     std::function<void(const std::string&)> add = [&](const std::string& g) {
       if (!host.groups.insert(g).second) return;
-      for (const auto& p : parser.parents_[g]) add(p);
+      for (const auto& p : parents[g]) add(p);
     };
     for (const auto& [gname, group] : inv.groups_)
       if (std::find(group.hosts.begin(), group.hosts.end(), name) != group.hosts.end()) add(gname);
@@ -243,9 +559,19 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
     std::stable_sort(ordered.begin(), ordered.end(), [](const InventoryGroup* a, const InventoryGroup* b) {
       return a->depth != b->depth ? a->depth < b->depth : a->name < b->name;
     });
+    auto merge = [&](const Vars& vars) {
+      for (const auto& [k, v] : vars) set_var(host.vars, k, v);
+    };
+    auto layer = [](const std::map<std::string, Vars>& m, const std::string& key) -> const Vars* {
+      auto it = m.find(key);
+      return it == m.end() ? nullptr : &it->second;
+    };
+    for (const auto* g : ordered) merge(g->vars);
     for (const auto* g : ordered)
-      for (const auto& [k, v] : g->vars) set_var(host.vars, k, v);
-    for (const auto& [k, v] : parser.host_vars_[name]) set_var(host.vars, k, v);
+      if (auto* v = layer(layers.group_files, g->name)) merge(*v);
+    merge(source.host_vars[name]);
+    if (auto* v = layer(layers.host_files, name)) merge(*v);
+    merge(layers.extra);
 
     validate_host(host, problems);
     host.connection = host.var_string("ansible_connection", "ssh") == "local" ? Connection::local : Connection::ssh;
@@ -256,6 +582,7 @@ Result<Inventory> Inventory::parse(const std::string& text, const std::string& f
     host.private_key_file = host.var_string("ansible_ssh_private_key_file");
     std::istringstream args(host.var_string("ansible_ssh_common_args"));
     for (std::string a; args >> a;) host.ssh_common_args.push_back(a);
+    read_become(host, problems);
     inv.hosts_.push_back(std::move(host));
   }
 
@@ -280,51 +607,12 @@ std::vector<std::string> Inventory::group_hosts(const std::string& group) const 
 }
 
 Result<std::vector<std::string>> Inventory::match(const std::string& pattern) const {
-  std::set<std::string> selected;
-  bool first = true;
-  std::string token;
-  std::vector<std::string> tokens;
-  for (char c : pattern) {
-    if (c == ':' || c == ',') {
-      tokens.push_back(token);
-      token.clear();
-    } else {
-      token += c;
-    }
-  }
-  tokens.push_back(token);
-  for (auto t : tokens) {
-    if (t.empty()) continue;
-    char op = '+';
-    if (t[0] == '!' || t[0] == '&') {
-      op = t[0];
-      t = t.substr(1);
-    }
-    std::set<std::string> names;
-    for (const auto& h : hosts_) {
-      bool in = t == "all" || t == "*" || glob_match(t, h.name);
-      for (const auto& g : h.groups) in = in || glob_match(t, g);
-      if (in) names.insert(h.name);
-    }
-    if (names.empty() && t.find_first_of("*?") == std::string::npos && !groups_.count(t))
-      return make_error(Errc::not_found, "pattern '" + pattern + "': no host or group '" + t + "'");
-    if (op == '+') {
-      selected.insert(names.begin(), names.end());
-    } else if (op == '!') {
-      if (first) for (const auto& h : hosts_) selected.insert(h.name);
-      for (const auto& n : names) selected.erase(n);
-    } else {
-      std::set<std::string> keep;
-      for (const auto& n : selected)
-        if (names.count(n)) keep.insert(n);
-      selected = std::move(keep);
-    }
-    first = false;
-  }
-  std::vector<std::string> out;
-  for (const auto& h : hosts_)
-    if (selected.count(h.name)) out.push_back(h.name);
-  return out;
+  PatternHosts hosts;
+  hosts.reserve(hosts_.size());
+  for (const auto& h : hosts_) hosts.emplace_back(h.name, h.groups);
+  std::set<std::string> groups;
+  for (const auto& [name, g] : groups_) groups.insert(name);
+  return match_host_pattern(pattern, HostPatternView{hosts, groups});
 }
 
 }  // namespace rs::agent

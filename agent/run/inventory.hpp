@@ -1,7 +1,13 @@
-// Ansible's YAML inventory: all/children/hosts/vars, nested groups, host variables.
+// Inventories as Ansible reads them: YAML (all/children/hosts/vars) and INI files, host
+// ranges, several sources and directories of them, group_vars/ and host_vars/ beside each,
+// and extra variables (-e). Variables merge in Ansible's order, lowest first:
+//   inventory file group vars (parents before children, then by name)
+//   < group_vars/all < group_vars/<group> (same order)
+//   < inventory file host vars < host_vars/<host> < extra vars.
 #pragma once
 
 #include "agent/host/connection_settings.hpp"
+#include "agent/run/inventory_source.hpp"
 #include "agent/run/problem.hpp"
 #include "core/result.hpp"
 
@@ -16,23 +22,6 @@
 
 namespace rs::agent {
 
-// A variable's value with where it was defined, for error messages.
-struct Var {
-  YAML::Node value;
-  std::string file;
-  int line = 0;
-  std::string key;  // dotted path in the file, e.g. "all.vars.registry_port"
-};
-
-using Vars = std::map<std::string, Var>;
-
-// Sets a variable. Never `vars[k] = v`: YAML::Node's operator= writes through to the node
-// the old value shared, which would change the variable in every other host and group.
-inline void set_var(Vars& vars, const std::string& name, const Var& var) {
-  vars.erase(name);
-  vars.emplace(name, var);
-}
-
 // A host with its connection settings (read from the ansible_* variables).
 struct InventoryHost : ConnectionSettings {
   std::set<std::string> groups;  // every group the host is in, "all" included
@@ -41,22 +30,19 @@ struct InventoryHost : ConnectionSettings {
   std::string var_string(const std::string& name, const std::string& fallback = "") const;
 };
 
-struct InventoryGroup {
-  std::string name;
-  std::vector<std::string> children;
-  std::vector<std::string> hosts;  // direct members
-  Vars vars;
-  int depth = 0;  // distance from "all"
-};
-
 class Inventory {
  public:
   // Variables a tool derives from the parsed inventory (defaults, lists), checking them;
   // run before the result is judged, so its problems are listed with the parser's.
   using Derive = std::function<void(Inventory&, Problems&)>;
 
-  // Parses and validates; on failure every problem found is listed.
+  // Reads every source (a file, YAML or INI, or a directory of them) with the group_vars/
+  // and host_vars/ beside it, then `extra_vars` (each "k=v k2=v2", "@FILE" or a YAML/JSON
+  // mapping); validates; on failure every problem found is listed.
+  static Result<Inventory> load(const std::vector<std::string>& sources, const std::vector<std::string>& extra_vars,
+                                Problems& problems, const Derive& derive = {});
   static Result<Inventory> load(const std::string& path, Problems& problems, const Derive& derive = {});
+  // YAML text alone (no files beside it).
   static Result<Inventory> parse(const std::string& text, const std::string& file, Problems& problems,
                                  const Derive& derive = {});
 
@@ -66,8 +52,9 @@ class Inventory {
   // Hosts of a group, including those of its children, in inventory order.
   std::vector<std::string> group_hosts(const std::string& group) const;
 
-  // Ansible-style pattern: "all", "*", a group, a host, globs with '*', unions with ':' or
-  // ',', "!x" excludes and "&x" intersects. Returns names in inventory order.
+  // Ansible's host pattern (agent/run/host_pattern.hpp): "all", "*", groups, hosts, globs,
+  // "~regex", subscripts "g[0]" "g[0:2]", unions with ':' or ',', "!x" excludes, "&x"
+  // intersects. Returns names in inventory order.
   Result<std::vector<std::string>> match(const std::string& pattern) const;
 
   // Gives `name` = var to every host where no level of the inventory set it (the lowest
@@ -76,9 +63,16 @@ class Inventory {
   // Replaces one host's variable (a derived value: a path made absolute, say).
   void set_host_var(const std::string& host, const std::string& name, const Var& var);
 
+  // The first source, as named.
   const std::string& file() const { return file_; }
+  // Every group, "all" and "ungrouped" included.
+  const std::map<std::string, InventoryGroup>& groups() const { return groups_; }
 
  private:
+  struct Layers;
+  static Result<Inventory> resolve(InventorySource source, const Layers& layers, const std::string& file,
+                                   Problems& problems, const Derive& derive, std::size_t before);
+
   std::string file_;
   std::map<std::string, InventoryGroup> groups_;
   std::vector<InventoryHost> hosts_;

@@ -11,11 +11,11 @@
 
 namespace rs::agent {
 
-RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
-                        Problems& problems) {
+RunInput load_run_input(const HostsOptions& options, Problems& problems) {
   RunInput in;
-  auto inventory = Inventory::load(inventory_path, problems, derive_registry_vars);
-  auto playbook = Playbook::load(playbook_path, problems);
+  const std::string& limit = options.limit;
+  auto inventory = Inventory::load(options.inventory, options.extra_vars, problems, derive_registry_vars);
+  auto playbook = Playbook::load(options.playbook, problems);
   if (inventory) in.inventory = std::make_unique<Inventory>(std::move(*inventory));
   if (playbook) in.playbook = std::make_unique<Playbook>(std::move(*playbook));
   std::vector<std::string> selected;
@@ -27,7 +27,7 @@ RunInput load_run_input(const std::string& inventory_path, const std::string& pl
       if (!limited) problems.push_back(Problem{"--limit", 0, "", limited.error().message});
       else selected = *limited;
     }
-    if (selected.empty() && problems.empty()) problems.push_back(Problem{inventory_path, 0, "", "no hosts selected"});
+    if (selected.empty() && problems.empty()) problems.push_back(Problem{in.inventory->file(), 0, "", "no hosts selected"});
   }
   if (in.inventory && in.playbook) {
     auto planned = plan(*in.playbook, *in.inventory, selected, problems);
@@ -49,14 +49,55 @@ void print_problems(const std::string& command, const Problems& problems, bool j
   for (const auto& p : problems) err << "  " << p.str() << "\n";
 }
 
-std::optional<RunInput> load_or_report(const std::string& command, const std::string& inventory_path,
-                                       const std::string& playbook_path, const std::string& limit, bool json,
-                                       std::ostream& out, std::ostream& err) {
+std::optional<RunInput> load_or_report(const std::string& command, const HostsOptions& options, std::ostream& out,
+                                       std::ostream& err) {
   Problems problems;
-  auto input = load_run_input(inventory_path, playbook_path, limit, problems);
+  auto input = load_run_input(options, problems);
   if (problems.empty()) return input;
-  print_problems(command, problems, json, out, err);
+  print_problems(command, problems, options.json, out, err);
   return std::nullopt;
+}
+
+nlohmann::json inventory_json(const HostsOptions& options) {
+  if (options.inventory.size() == 1) return options.inventory.front();
+  return options.inventory;
+}
+
+int run_list_hosts(const HostsOptions& options, std::ostream& out, std::ostream& err) {
+  auto input = load_or_report("apply --list-hosts", options, out, err);
+  if (!input) return 1;
+  nlohmann::json plays = nlohmann::json::array();
+  for (const auto& play : input->playbook->plays) {
+    nlohmann::json hosts = nlohmann::json::array();
+    for (const auto& hp : input->plans)
+      for (const auto& pp : hp.plays)
+        if (pp.play == &play) hosts.push_back(hp.host->name);
+    plays.push_back({{"name", play.name}, {"pattern", play.hosts}, {"hosts", hosts}});
+  }
+  if (options.json) {
+    out << nlohmann::json{{"playbook", options.playbook}, {"inventory", inventory_json(options)}, {"plays", plays}}.dump(2)
+        << "\n";
+    return 0;
+  }
+  out << "\nplaybook: " << options.playbook << "\n";
+  for (std::size_t i = 0; i < plays.size(); ++i) {
+    const auto& p = plays[i];
+    out << "\n  play #" << i + 1 << " (" << p["pattern"].get<std::string>() << "): " << p["name"].get<std::string>()
+        << "\n    pattern: " << p["pattern"].get<std::string>() << "\n    hosts (" << p["hosts"].size() << "):\n";
+    for (const auto& h : p["hosts"]) out << "      " << h.get<std::string>() << "\n";
+  }
+  return 0;
+}
+
+int run_syntax_check(const HostsOptions& options, std::ostream& out, std::ostream& err) {
+  auto input = load_or_report("apply --syntax-check", options, out, err);
+  if (!input) return 1;
+  if (options.json)
+    out << nlohmann::json{{"playbook", options.playbook}, {"inventory", inventory_json(options)}, {"ok", true}}.dump(2)
+        << "\n";
+  else
+    out << "\nplaybook: " << options.playbook << "\n";
+  return 0;
 }
 
 std::string connection_label(const ConnectionSettings& host) {

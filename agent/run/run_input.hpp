@@ -6,6 +6,8 @@
 #include "agent/run/playbook.hpp"
 #include "agent/run/problem.hpp"
 
+#include <nlohmann/json.hpp>
+
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -18,7 +20,8 @@ namespace rs::agent {
 
 // The options apply and verify share: what to run on, and how.
 struct HostsOptions {
-  std::string inventory;
+  std::vector<std::string> inventory;   // sources (files or directories), in order
+  std::vector<std::string> extra_vars;  // -e, in order: later ones win
   std::string playbook;
   std::string limit;  // --limit PATTERN; empty: every host
   int forks = 5;      // hosts at a time
@@ -36,8 +39,7 @@ struct RunInput {
 
 // Loads and validates everything; every problem found is added to `problems` (then the
 // result is incomplete and must not be acted on).
-RunInput load_run_input(const std::string& inventory_path, const std::string& playbook_path, const std::string& limit,
-                        Problems& problems);
+RunInput load_run_input(const HostsOptions& options, Problems& problems);
 
 // "registry-setup CMD: nothing was changed; N problems:" and one line each on `err`; with
 // `json` also {"exit_code": 1, "problems": [...]} on `out`.
@@ -45,9 +47,17 @@ void print_problems(const std::string& command, const Problems& problems, bool j
                     std::ostream& err);
 
 // load_run_input(), or the problems printed (print_problems) and nothing.
-std::optional<RunInput> load_or_report(const std::string& command, const std::string& inventory_path,
-                                       const std::string& playbook_path, const std::string& limit, bool json,
-                                       std::ostream& out, std::ostream& err);
+std::optional<RunInput> load_or_report(const std::string& command, const HostsOptions& options, std::ostream& out,
+                                       std::ostream& err);
+
+// The inventory sources for JSON output: one name, or the list of them.
+nlohmann::json inventory_json(const HostsOptions& options);
+
+// --list-hosts: each play with the hosts it would run on (as ansible-playbook prints them,
+// or JSON); 0, or 1 with the problems printed.
+int run_list_hosts(const HostsOptions& options, std::ostream& out, std::ostream& err);
+// --syntax-check: inventory and playbook validated; 0 or 1.
+int run_syntax_check(const HostsOptions& options, std::ostream& out, std::ostream& err);
 
 // How progress lines name a host's transport: "local" or "ssh ADDRESS".
 std::string connection_label(const ConnectionSettings& host);

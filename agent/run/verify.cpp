@@ -205,7 +205,7 @@ std::string render_table(const std::vector<HostVerification>& hosts, bool verbos
 }
 
 std::string render_json(const std::vector<HostVerification>& hosts, const VerifyOptions& options, int exit_code) {
-  nlohmann::json j = {{"inventory", options.inventory}, {"playbook", options.playbook}, {"probe", options.probe},
+  nlohmann::json j = {{"inventory", inventory_json(options)}, {"playbook", options.playbook}, {"probe", options.probe},
                       {"exit_code", exit_code},         {"hosts", nlohmann::json::array()}};
   for (const auto& h : hosts) {
     nlohmann::json hj = {{"host", h.host}, {"connection", h.connection}, {"unreachable", h.unreachable},
@@ -224,7 +224,7 @@ std::string render_json(const std::vector<HostVerification>& hosts, const Verify
 }
 
 int run_verify(const VerifyOptions& options, Connector& connector, std::ostream& out, std::ostream& err) {
-  auto input = load_or_report("verify", options.inventory, options.playbook, options.limit, options.json, out, err);
+  auto input = load_or_report("verify", options, out, err);
   if (!input) return kExitUsage;
   auto& plans = input->plans;
   std::vector<HostVerification> results(plans.size());

@@ -55,3 +55,42 @@ TEST_CASE("ssh: the sd-bus address runs systemd-stdio-bridge through the same ss
         "unixexec:path=ssh,argv0=ssh,argv1=-xT,argv2=-o,argv3=ControlPath%3d/tmp/d/%25C,argv4=--,"
         "argv5=10.77.0.11,argv6=systemd-stdio-bridge");
 }
+
+TEST_CASE("ssh: a connection dropped before the command ran is tried again, a refusal is not") {
+  FakeCommandRunner local;
+  int calls = 0;
+  local.script = [&](const std::vector<std::string>&, const std::string&) -> std::optional<CommandResult> {
+    ++calls;
+    if (calls <= 2) return CommandResult{255, "", calls == 1 ? "" : "kex_exchange_identification: Connection closed by remote host\r\n"};
+    return CommandResult{0, "up", ""};
+  };
+  SshCommandRunner ssh(local, SshTarget{"10.77.0.11", "", 22, "", {}, ""}, SshRetry{4, std::chrono::milliseconds(1)});
+  auto r = ssh.run({"true"}, {}, std::chrono::seconds(5));
+  REQUIRE(r.ok());
+  CHECK(r->out == "up");
+  CHECK(calls == 3);
+
+  // Persisting: ssh's own words and the number of tries.
+  calls = 0;
+  local.script = [&](const std::vector<std::string>&, const std::string&) -> std::optional<CommandResult> {
+    ++calls;
+    return CommandResult{255, "", "\r\n"};
+  };
+  auto gone = ssh.run({"true"}, {}, std::chrono::seconds(5));
+  REQUIRE_FALSE(gone.ok());
+  CHECK(calls == 4);
+  CHECK_THAT(gone.error().message, Catch::Contains("ssh said nothing") && Catch::Contains("(4 attempts)"));
+
+  calls = 0;
+  local.script = [&](const std::vector<std::string>&, const std::string&) -> std::optional<CommandResult> {
+    ++calls;
+    return CommandResult{255, "", "deploy@10.77.0.11: Permission denied (publickey).\r\n"};
+  };
+  auto refused = ssh.run({"true"}, {}, std::chrono::seconds(5));
+  REQUIRE_FALSE(refused.ok());
+  CHECK(calls == 1);
+  CHECK(refused.error().message == "ssh '10.77.0.11': deploy@10.77.0.11: Permission denied (publickey).");
+  CHECK(ssh_failed_before_command(""));
+  CHECK(ssh_failed_before_command("mux_client_request_session: session request failed: Session open refused by peer"));
+  CHECK_FALSE(ssh_failed_before_command("Host key verification failed."));
+}

@@ -64,7 +64,7 @@ Run apply(const std::string& inventory_text, FakeConnector& connector, std::vect
   write_text(dir.path / "inventory.yml", inventory_text);
   write_text(dir.path / "binary", "registry-setup binary");
   ApplyOptions o;
-  o.inventory = (dir.path / "inventory.yml").string();
+  o.inventory = {(dir.path / "inventory.yml").string()};
   o.playbook = playbook;
   o.self_binary = (dir.path / "binary").string();
   for (const auto& e : extra) {

@@ -2,7 +2,12 @@
 
 #include "agent/run/registry_vars.hpp"
 
+#include "tests/support/temp_dir.hpp"
+
 #include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
 
 using namespace rs::agent;
 
@@ -254,4 +259,112 @@ TEST_CASE("inventory: bad secure-registry variables are problems") {
   CHECK_THAT(all, Catch::Contains("registry_users: must be a list"));
   CHECK_THAT(all, Catch::Contains("files needs registry_tls_certificate"));
   CHECK_THAT(all, Catch::Contains("needs registry_login_password_file"));
+}
+
+namespace {
+
+void put(const std::filesystem::path& p, const std::string& text) {
+  std::filesystem::create_directories(p.parent_path());
+  std::ofstream(p, std::ios::binary) << text;
+}
+
+}  // namespace
+
+TEST_CASE("inventory: group_vars and host_vars beside it, -e above all, in Ansible's order") {
+  rs::testing::TempDir dir;
+  put(dir.path / "inventory.yml", R"(all:
+  vars: {level: inventory-all, from_all: 1}
+  children:
+    clients:
+      vars: {level: inventory-clients}
+      children:
+        edge: {hosts: {c2: {level: inventory-host}}}
+      hosts:
+        c1: {}
+)");
+  put(dir.path / "group_vars/all.yml", "level: group_vars-all\nregistry_port: 5001\n");
+  put(dir.path / "group_vars/clients/10-main.yml", "level: group_vars-clients\n");
+  put(dir.path / "group_vars/clients/20-more.yaml", "more: yes\n");
+  put(dir.path / "group_vars/nosuchgroup.yml", "not: [valid\n");  // not read: no such group
+  put(dir.path / "host_vars/c1", "level: host_vars-c1\n");
+  Problems problems;
+  auto inv = Inventory::load({(dir.path / "inventory.yml").string()}, {}, problems);
+  INFO((problems.empty() ? std::string() : problems.front().str()));
+  REQUIRE(inv.ok());
+  // host_vars/ beats the inventory's host vars and every group's.
+  CHECK(inv->host("c1")->var_string("level") == "host_vars-c1");
+  // The inventory's own host vars beat group_vars/ of any group.
+  CHECK(inv->host("c2")->var_string("level") == "inventory-host");
+  CHECK(inv->host("c2")->var_string("more") == "yes");
+  CHECK(inv->host("c2")->var_string("registry_port") == "5001");
+  CHECK(inv->host("c2")->var_string("from_all") == "1");
+  const auto& where = inv->host("c2")->vars.at("registry_port");
+  CHECK(where.file == (dir.path / "group_vars/all.yml").string());
+  CHECK(where.line == 2);
+
+  // -e wins over everything; later -e over earlier; @FILE and mappings too.
+  put(dir.path / "extra.yml", "level: extra-file\n");
+  auto extra = Inventory::load({(dir.path / "inventory.yml").string()},
+                               {"level=first other='a b'", "@" + (dir.path / "extra.yml").string(), "{\"n\": [1, 2]}"},
+                               problems);
+  REQUIRE(extra.ok());
+  CHECK(extra->host("c1")->var_string("level") == "extra-file");
+  CHECK(extra->host("c2")->var_string("other") == "a b");
+  CHECK(extra->host("c2")->vars.at("n").value.size() == 2);
+
+  Problems bad;
+  CHECK_FALSE(Inventory::load({(dir.path / "inventory.yml").string()}, {"novalue", "x='open"}, bad).ok());
+  REQUIRE(bad.size() == 2);
+  CHECK(bad[0].str() == "-e: 'novalue' is not key=value");
+}
+
+TEST_CASE("inventory: a directory of sources, several -i merged, groups without a parent under all") {
+  rs::testing::TempDir dir;
+  put(dir.path / "inv/10-registry.yml", "registry:\n  hosts:\n    r1: {ansible_host: 10.0.0.1}\n");
+  put(dir.path / "inv/20-clients.yaml", "clients:\n  hosts:\n    c1: {}\n    r1: {}\n");
+  put(dir.path / "inv/README.md", "# not an inventory\n");
+  put(dir.path / "inv/old.yml~", "[broken\n");
+  put(dir.path / "inv/group_vars/clients.yml", "registry_port: 6000\n");
+  put(dir.path / "more.yml", "all:\n  hosts:\n    lone: {}\n");
+  Problems problems;
+  auto inv = Inventory::load({(dir.path / "inv").string(), (dir.path / "more.yml").string()}, {}, problems);
+  INFO((problems.empty() ? std::string() : problems.front().str()));
+  REQUIRE(inv.ok());
+  CHECK(*inv->match("all") == std::vector<std::string>{"r1", "c1", "lone"});
+  CHECK(inv->host("r1")->groups == std::set<std::string>{"all", "registry", "clients"});
+  CHECK(inv->host("c1")->var_string("registry_port") == "6000");
+  CHECK(*inv->match("ungrouped") == std::vector<std::string>{"lone"});
+}
+
+TEST_CASE("inventory: host ranges in YAML, cycles and become variables") {
+  Problems problems;
+  auto inv = Inventory::parse(R"(all:
+  vars: {ansible_user: deploy, ansible_become: yes}
+  children:
+    clients:
+      hosts:
+        cli[01:03]: {ansible_become_password: s3cret}
+        edge-[a:b]: {ansible_become: false, ansible_become_user: admin}
+)", "ranges.yml", problems);
+  REQUIRE(inv.ok());
+  CHECK(*inv->match("clients") == std::vector<std::string>{"cli01", "cli02", "cli03", "edge-a", "edge-b"});
+  const auto* c = inv->host("cli02");
+  CHECK(c->become);
+  CHECK(c->become_user == "root");
+  CHECK(c->become_password == std::optional<std::string>("s3cret"));
+  CHECK_FALSE(inv->host("edge-b")->become);
+  CHECK(inv->host("edge-b")->become_user == "admin");
+
+  Problems bad;
+  CHECK_FALSE(Inventory::parse("all:\n  vars: {ansible_become: maybe, ansible_become_method: su}\n  hosts: {a: {}}\n",
+                               "b.yml", bad)
+                  .ok());
+  REQUIRE(bad.size() == 2);
+  CHECK_THAT(bad[0].str(), Catch::Contains("ansible_become: 'maybe' is not a boolean"));
+  CHECK_THAT(bad[1].str(), Catch::Contains("ansible_become_method: 'su' is not supported"));
+
+  Problems cycle;
+  CHECK_FALSE(Inventory::parse("a:\n  children:\n    b:\n      children:\n        a: {hosts: {h: {}}}\n", "c.yml", cycle).ok());
+  REQUIRE_FALSE(cycle.empty());
+  CHECK_THAT(cycle[0].str(), Catch::Contains("contains itself through its children"));
 }

@@ -118,7 +118,7 @@ struct Fixture {
   }
   Run apply() {
     ApplyOptions o;
-    o.inventory = (dir.path / "inventory.yml").string();
+    o.inventory = {(dir.path / "inventory.yml").string()};
     o.playbook = playbook;
     o.self_binary = (dir.path / "binary").string();
     std::ostringstream out, err;
@@ -128,7 +128,7 @@ struct Fixture {
   }
   Run verify(bool json = false, bool probe = true, const std::string& inventory = "inventory.yml") {
     VerifyOptions o;
-    o.inventory = (dir.path / inventory).string();
+    o.inventory = {(dir.path / inventory).string()};
     o.playbook = playbook;
     o.self_binary = (dir.path / "binary").string();
     o.json = json;
