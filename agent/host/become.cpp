@@ -7,13 +7,6 @@ using namespace std::chrono_literals;
 
 bool has(const std::string& text, const char* what) { return text.find(what) != std::string::npos; }
 
-std::string last_line(const std::string& text) {
-  auto end = text.find_last_not_of("\r\n");
-  if (end == std::string::npos) return {};
-  auto start = text.rfind('\n', end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end - (start == std::string::npos ? 0 : start + 1) + 1);
-}
-
 }  // namespace
 
 std::string explain_sudo_failure(const std::string& err, const std::string& host) {

@@ -16,6 +16,15 @@ using CommandResult = ProcessResult;
 
 inline constexpr std::chrono::milliseconds kDefaultCommandTimeout{60000};
 
+// The last non-empty line of a command's output (its own error message), "(no output)".
+inline std::string last_line(const std::string& text) {
+  auto end = text.find_last_not_of(" \t\r\n");
+  if (end == std::string::npos) return "(no output)";
+  auto begin = text.find_last_of("\r\n", end);
+  auto start = begin == std::string::npos ? 0 : begin + 1;
+  return text.substr(start, end - start + 1);
+}
+
 class CommandRunner {
  public:
   virtual ~CommandRunner() = default;

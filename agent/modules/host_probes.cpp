@@ -50,11 +50,4 @@ Result<std::string> control_secret(const ControlMachine& control, const std::str
   return secret;
 }
 
-std::string last_line(const std::string& text) {
-  auto end = text.find_last_not_of(" \t\r\n");
-  if (end == std::string::npos) return "(no output)";
-  auto begin = text.find_last_of("\r\n", end);
-  return text.substr(begin == std::string::npos ? 0 : begin + 1, end - (begin == std::string::npos ? 0 : begin + 1) + 1);
-}
-
 }  // namespace rs::agent

@@ -26,8 +26,6 @@ Result<std::string> control_file(const ControlMachine& control, const std::strin
 // empty (`what` names it in errors: "password_file of user 'ci'").
 Result<std::string> control_secret(const ControlMachine& control, const std::string& path, const std::string& what);
 
-// The last non-empty line of a tool's output: docker's own error message.
-std::string last_line(const std::string& text);
 
 // "a, b, c".
 std::string join_list(const std::vector<std::string>& items);

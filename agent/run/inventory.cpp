@@ -213,8 +213,7 @@ void Inventory::set_default(const std::string& name, const Var& var) {
 }
 
 void Inventory::set_host_var(const std::string& host, const std::string& name, const Var& var) {
-  for (auto& h : hosts_)
-    if (h.name == host) set_var(h.vars, name, var);
+  if (auto it = index_.find(host); it != index_.end()) set_var(hosts_[it->second].vars, name, var);
 }
 
 std::string InventoryHost::var_string(const std::string& name, const std::string& fallback) const {
@@ -541,6 +540,10 @@ Result<Inventory> Inventory::resolve(InventorySource source, const Layers& layer
   std::map<std::string, std::set<std::string>> parents;
   for (const auto& [name, g] : inv.groups_)
     for (const auto& c : g.children) parents[c].insert(name);
+  // Each host's own groups, found once: ranges make inventories of thousands of hosts.
+  std::map<std::string, std::vector<std::string>> direct;
+  for (const auto& [name, g] : inv.groups_)
+    for (const auto& h : g.hosts) direct[h].push_back(name);
 
   for (const auto& name : source.host_order) {
     InventoryHost host;
@@ -550,8 +553,7 @@ Result<Inventory> Inventory::resolve(InventorySource source, const Layers& layer
       if (!host.groups.insert(g).second) return;
       for (const auto& p : parents[g]) add(p);
     };
-    for (const auto& [gname, group] : inv.groups_)
-      if (std::find(group.hosts.begin(), group.hosts.end(), name) != group.hosts.end()) add(gname);
+    for (const auto& g : direct[name]) add(g);
     host.groups.insert("all");
 
     std::vector<const InventoryGroup*> ordered;
@@ -586,6 +588,7 @@ Result<Inventory> Inventory::resolve(InventorySource source, const Layers& layer
     inv.hosts_.push_back(std::move(host));
   }
 
+  for (std::size_t i = 0; i < inv.hosts_.size(); ++i) inv.index_.emplace(inv.hosts_[i].name, i);
   if (derive) derive(inv, problems);
   // The same inherited variable is reported once, not once per host.
   unique_problems(problems, before);
@@ -594,9 +597,8 @@ Result<Inventory> Inventory::resolve(InventorySource source, const Layers& layer
 }
 
 const InventoryHost* Inventory::host(const std::string& name) const {
-  for (const auto& h : hosts_)
-    if (h.name == name) return &h;
-  return nullptr;
+  auto it = index_.find(name);
+  return it == index_.end() ? nullptr : &hosts_[it->second];
 }
 
 std::vector<std::string> Inventory::group_hosts(const std::string& group) const {

@@ -76,6 +76,7 @@ class Inventory {
   std::string file_;
   std::map<std::string, InventoryGroup> groups_;
   std::vector<InventoryHost> hosts_;
+  std::map<std::string, std::size_t> index_;  // name -> position in hosts_
 };
 
 // A variable's value as one string; a list or mapping is a problem named by where it was set.

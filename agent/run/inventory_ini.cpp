@@ -1105,18 +1105,12 @@ class IniReader {
                                                     *child + ":children])"});
   }
 
-  // As InventorySource::add_host, with an index: a group of 100000 hosts must not cost
-  // 100000 scans of its member list.
   Vars& member(const std::string& group, const std::string& host) {
     if (group == "ungrouped" && !ungrouped_linked_) {
       into_.add_child("all", "ungrouped");
       ungrouped_linked_ = true;
     }
-    auto& g = into_.group(group);
-    auto& index = indexed(members_, group, [&] { return g.hosts; });
-    if (!into_.host_vars.count(host)) into_.host_order.push_back(host);
-    if (index.insert(host).second) g.hosts.push_back(host);
-    return into_.host_vars[host];
+    return into_.add_host(group, host);
   }
 
   using Index = std::unordered_map<std::string, std::unordered_set<std::string>>;
@@ -1155,7 +1149,7 @@ class IniReader {
   State state_ = State::hosts;
   std::set<std::string> declared_;
   std::map<std::string, Pending> pending_;  // the first mention of each group not (yet) declared
-  Index members_, children_;
+  Index children_;
 };
 
 }  // namespace

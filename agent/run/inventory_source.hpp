@@ -13,6 +13,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace rs::agent {
@@ -49,6 +50,7 @@ struct InventorySource {
   std::map<std::string, InventoryGroup> groups;
   std::map<std::string, Vars> host_vars;  // every host named, with the variables set on it
   std::vector<std::string> host_order;    // first mention first
+  std::set<std::pair<std::string, std::string>> memberships;  // (group, host) of every groups[g].hosts entry
 
   // The group, created empty on first use.
   InventoryGroup& group(const std::string& name) {
@@ -60,8 +62,8 @@ struct InventorySource {
   // Makes `host` a direct member of `group` (both created when new); returns its variables.
   Vars& add_host(const std::string& group_name, const std::string& host) {
     if (!host_vars.count(host)) host_order.push_back(host);
-    auto& members = group(group_name).hosts;
-    if (std::find(members.begin(), members.end(), host) == members.end()) members.push_back(host);
+    // A set beside the list: a range of thousands of hosts must not search the list each time.
+    if (memberships.emplace(group_name, host).second) group(group_name).hosts.push_back(host);
     return host_vars[host];
   }
 

@@ -4,6 +4,8 @@
 #include "agent/run/yaml_file.hpp"
 
 #include <algorithm>
+#include <optional>
+#include <set>
 #include <set>
 
 namespace rs::agent {
@@ -214,18 +216,25 @@ Result<std::vector<HostPlan>> plan(const Playbook& playbook, const Inventory& in
     if (!host.empty()) p.message += " (host '" + host + "')";
     problems.push_back(std::move(p));
   };
+  // Each play's hosts, matched once (not once per host: fleets have thousands).
+  std::vector<std::optional<std::set<std::string>>> play_hosts;
+  for (const auto& play : playbook.plays) {
+    auto matched = inventory.match(play.hosts);
+    if (!matched) {
+      add(Problem{playbook.file, play.line, "hosts", matched.error().message});
+      play_hosts.emplace_back();
+    } else {
+      play_hosts.emplace_back(std::set<std::string>(matched->begin(), matched->end()));
+    }
+  }
   for (const auto& name : selected) {
     const InventoryHost* host = inventory.host(name);
     if (!host) continue;
     HostPlan hp;
     hp.host = host;
-    for (const auto& play : playbook.plays) {
-      auto matched = inventory.match(play.hosts);
-      if (!matched) {
-        add(Problem{playbook.file, play.line, "hosts", matched.error().message});
-        continue;
-      }
-      if (std::find(matched->begin(), matched->end(), name) == matched->end()) continue;
+    for (std::size_t p = 0; p < playbook.plays.size(); ++p) {
+      const auto& play = playbook.plays[p];
+      if (!play_hosts[p] || !play_hosts[p]->count(name)) continue;
       Vars vars = play.vars;
       for (const auto& [k, v] : host->vars) set_var(vars, k, v);
       PlannedPlay pp;

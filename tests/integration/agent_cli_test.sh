@@ -26,7 +26,7 @@ printf -- '- hosts: all\n  tasks:\n    - sysctl: {name: net.ipv4.ip_forward}\n' 
 # a run through by mistake.
 printf 'all:\n  hosts:\n    a: {ansible_host: 127.0.0.1, ansible_port: 1}\n' >"$tmp/good.yml"
 expect 0 'exit codes: 0 all hosts ok' -- apply --help
-expect 1 'needs exactly one INVENTORY' -- apply
+expect 1 'needs one INVENTORY, or -i INVENTORY' -- apply
 expect 1 "unknown option '--bogus'" -- apply "$tmp/good.yml" --bogus
 expect 1 "needs a positive number" -- apply "$tmp/good.yml" --forks 0
 expect 1 "cannot read the inventory file" -- apply "$tmp/missing.yml"
@@ -36,7 +36,7 @@ expect 1 "no host or group 'nosuch'" -- apply "$tmp/good.yml" --limit nosuch
 expect 1 '"problems"' -- apply "$tmp/bad.yml" --json
 # verify: the same input rules, its own help and exit codes.
 expect 0 'exit codes: 0 all good, 1 usage or invalid input, 2 drift or a failed check' -- verify --help
-expect 1 'needs exactly one INVENTORY' -- verify
+expect 1 'needs one INVENTORY, or -i INVENTORY' -- verify
 expect 1 "unknown option '--check'" -- verify "$tmp/good.yml" --check
 expect 1 "needs a positive number" -- verify "$tmp/good.yml" --forks x
 expect 1 "registry-setup verify: nothing was changed; 1 problem" -- verify "$tmp/bad.yml"
