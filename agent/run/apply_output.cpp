@@ -63,15 +63,19 @@ std::string render_recap(const std::vector<HostReport>& reports) {
                   r.host.c_str(), r.count(TaskStatus::ok) + r.count(TaskStatus::changed), r.count(TaskStatus::changed),
                   r.unreachable ? 1 : 0, r.count(TaskStatus::failed), r.count(TaskStatus::skipped));
     recap += line;
+    if (r.untouched) recap.insert(recap.size() - 1, " never touched");
   }
   return recap;
 }
 
-std::string render_apply_json(const std::vector<HostReport>& reports, const ApplyOptions& options, int exit_code) {
+std::string render_apply_json(const std::vector<HostReport>& reports, const ApplyOptions& options, int exit_code,
+                              const std::string& stopped) {
   nlohmann::json j = {{"check", options.check}, {"playbook", options.playbook}, {"inventory", inventory_json(options)},
-                      {"exit_code", exit_code}, {"hosts", nlohmann::json::array()}};
+                      {"exit_code", exit_code}, {"stopped", stopped.empty() ? nlohmann::json() : nlohmann::json(stopped)},
+                      {"hosts", nlohmann::json::array()}};
   for (const auto& r : reports) {
-    nlohmann::json h = {{"host", r.host}, {"unreachable", r.unreachable}, {"message", r.message}};
+    nlohmann::json h = {
+        {"host", r.host}, {"unreachable", r.unreachable}, {"untouched", r.untouched}, {"message", r.message}};
     h["stats"] = {{"ok", r.count(TaskStatus::ok) + r.count(TaskStatus::changed)},
                   {"changed", r.count(TaskStatus::changed)},
                   {"unreachable", r.unreachable ? 1 : 0},

@@ -332,13 +332,24 @@ class Matcher {
       if (g != "all" && g != "ungrouped") groups_.emplace_back(g, members[g]);
   }
 
-  // _evaluate_patterns: the hosts selected, in inventory order.
+  // _evaluate_patterns: the hosts selected, in the order the terms found them (Ansible's
+  // "inventory" order for a play: `registry:all` is the registry hosts first), each once.
   Result<std::vector<std::string>> evaluate(const std::vector<std::string>& terms) const {
+    std::vector<std::size_t> order;
     std::vector<char> selected(hosts_.size(), 0);
+    auto add = [&](std::size_t i) {
+      if (!selected[i]) order.push_back(i);
+      selected[i] = 1;
+    };
+    auto keep_if = [&](auto&& keep) {
+      std::erase_if(order, [&](std::size_t i) { return !keep(i); });
+      std::fill(selected.begin(), selected.end(), 0);
+      for (auto i : order) selected[i] = 1;
+    };
     for (const auto& p : terms) {
       // Ansible takes a term that is a host's name as that host, before anything else.
       if (auto it = host_index_.find(p); it != host_index_.end()) {
-        selected[it->second] = 1;
+        add(it->second);
         continue;
       }
       const char op = p[0] == '!' || p[0] == '&' ? p[0] : '+';
@@ -348,18 +359,17 @@ class Matcher {
       auto hosts = match_term(term);
       if (!hosts) return hosts.error();
       if (op == '+') {
-        for (auto i : *hosts) selected[i] = 1;
-      } else if (op == '!') {
-        for (auto i : *hosts) selected[i] = 0;
+        for (auto i : *hosts) add(i);
       } else {
         std::vector<char> in(hosts_.size(), 0);
         for (auto i : *hosts) in[i] = 1;
-        for (std::size_t i = 0; i < selected.size(); ++i) selected[i] = selected[i] && in[i];
+        if (op == '!') keep_if([&](std::size_t i) { return !in[i]; });
+        else keep_if([&](std::size_t i) { return in[i] != 0; });
       }
     }
     std::vector<std::string> out;
-    for (std::size_t i = 0; i < hosts_.size(); ++i)
-      if (selected[i]) out.push_back(hosts_[i].first);
+    out.reserve(order.size());
+    for (auto i : order) out.push_back(hosts_[i].first);
     return out;
   }
 

@@ -43,7 +43,9 @@ inline constexpr std::size_t kMaxHostPatternRegexLength = 512;
 // The terms of a pattern, as Ansible's split_host_pattern returns them.
 std::vector<std::string> split_host_pattern(const std::string& pattern);
 
-// Host names the pattern selects, each once, in inventory order. Errors: a plain name
+// Host names the pattern selects, each once, in the order its terms found them (as
+// ansible-core's _evaluate_patterns: `db:web` lists db's hosts first; a group's hosts and a
+// glob's matches come in inventory order). Errors: a plain name
 // (no '~', '*' or '?') that is neither host nor group (not_found), a single subscript out of
 // range (not_found), a bad or over-long regex, an over-long pattern, a pattern with no
 // terms, a lone '!' or '&' (invalid_argument). A glob or regex matching nothing is no error.

@@ -54,7 +54,7 @@ class Inventory {
 
   // Ansible's host pattern (agent/run/host_pattern.hpp): "all", "*", groups, hosts, globs,
   // "~regex", subscripts "g[0]" "g[0:2]", unions with ':' or ',', "!x" excludes, "&x"
-  // intersects. Returns names in inventory order.
+  // intersects. Returns names in the order the terms found them.
   Result<std::vector<std::string>> match(const std::string& pattern) const;
 
   // Gives `name` = var to every host where no level of the inventory set it (the lowest

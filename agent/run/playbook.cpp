@@ -183,8 +183,15 @@ Result<Playbook> Playbook::parse(const std::string& text, const std::string& fil
             for (auto v = it->second.begin(); v != it->second.end(); ++v)
               set_var(play.vars, v->first.as<std::string>(),
                       Var{v->second, file, line_of(v->first), key + ".vars." + v->first.as<std::string>()});
+        } else if (k == "serial") {
+          if (auto serial = parse_serial(it->second)) play.rolling.serial = std::move(*serial);
+          else parser.problem(it->second, key + ".serial", serial.error().message);
+        } else if (k == "max_fail_percentage") {
+          if (auto limit = parse_max_fail_percentage(it->second)) play.rolling.max_fail_percentage = *limit;
+          else parser.problem(it->second, key + ".max_fail_percentage", limit.error().message);
         } else {
-          parser.problem(it->first, key + "." + k, "unknown key (a play has name, hosts, vars, tasks, handlers)");
+          parser.problem(it->first, key + "." + k,
+                         "unknown key (a play has name, hosts, vars, tasks, handlers, serial, max_fail_percentage)");
         }
       }
       if (play.hosts.empty()) parser.problem(p, key + ".hosts", "required: a host pattern such as 'all'");

@@ -8,6 +8,7 @@
 //       - name: add the flag
 //         docker_insecure_registry: {registries: "{{ registry_addresses }}"}
 //         notify: restart docker
+//     serial: 2                      # optional: batches of 2 hosts (agent/run/rolling.hpp)
 //     handlers:
 //       - name: restart docker
 //         systemd: {name: docker.service, state: restarted}
@@ -19,6 +20,7 @@
 #include "agent/modules/module_table.hpp"
 #include "agent/run/inventory.hpp"
 #include "agent/run/problem.hpp"
+#include "agent/run/rolling.hpp"
 
 #include <memory>
 #include <string>
@@ -41,6 +43,7 @@ struct Play {
   Vars vars;
   std::vector<TaskSpec> tasks;
   std::vector<TaskSpec> handlers;
+  Rolling rolling;  // serial, max_fail_percentage
   int line = 0;
 };
 

@@ -90,55 +90,67 @@ TaskReport run_task(PlannedTask& task, const std::string& play, bool handler, Ho
 
 }  // namespace
 
-HostReport run_host(HostPlan& plan, HostContext& host, const RunOptions& options, const TaskObserver& observer) {
-  HostReport report;
-  report.host = host.name();
+bool run_play(PlannedPlay& play, HostContext& host, const RunOptions& options, const TaskObserver& observer,
+              HostReport& report, bool failed) {
   auto add = [&](TaskReport r) {
     if (observer) observer(host.name(), r);
     report.tasks.push_back(std::move(r));
   };
-  bool failed = false;
-  for (auto& play : plan.plays) {
-    std::set<std::string> notified;
-    std::vector<PlannedTask*> awaiting_handlers;
-    for (auto& task : play.tasks) {
-      if (failed && !options.keep_going) {
-        auto r = new_report(task, play.play->name, false, TaskStatus::skipped);
-        r.message = "an earlier task failed on this host";
-        add(std::move(r));
-        continue;
-      }
-      const bool notifies = !task.spec->notify.empty();
-      auto r = run_task(task, play.play->name, false, host, options, !notifies);
-      if (r.status == TaskStatus::changed) {
-        notified.insert(task.spec->notify.begin(), task.spec->notify.end());
-        if (notifies && !options.check) awaiting_handlers.push_back(&task);
-      }
-      failed = r.status == TaskStatus::failed;
+  std::set<std::string> notified;
+  std::vector<PlannedTask*> awaiting_handlers;
+  for (auto& task : play.tasks) {
+    if (failed && !options.keep_going) {
+      auto r = new_report(task, play.play->name, false, TaskStatus::skipped);
+      r.message = "an earlier task failed on this host";
       add(std::move(r));
+      continue;
     }
-    // Handlers run once each, in the order they are defined; also after a later task
-    // failed, so a change already made is not left without its restart.
-    bool handler_failed = false;
-    for (auto& handler : play.handlers) {
-      if (!notified.count(handler.spec->name)) continue;
-      auto r = run_task(handler, play.play->name, true, host, options, true);
-      handler_failed = handler_failed || r.status == TaskStatus::failed;
-      add(std::move(r));
+    const bool notifies = !task.spec->notify.empty();
+    auto r = run_task(task, play.play->name, false, host, options, !notifies);
+    if (r.status == TaskStatus::changed) {
+      notified.insert(task.spec->notify.begin(), task.spec->notify.end());
+      if (notifies && !options.check) awaiting_handlers.push_back(&task);
     }
-    failed = failed || handler_failed;
-    // What a notifying task changed is complete once its handlers ran (a drop-in is loaded
-    // by the restart); a failed handler already failed the host.
-    if (handler_failed) continue;
-    for (auto* task : awaiting_handlers) {
-      auto why = verify_applied(*task, host, "after its handlers ran");
-      if (why.empty()) continue;
-      auto r = new_report(*task, play.play->name, false, TaskStatus::failed);
-      r.message = why;
-      failed = true;
-      add(std::move(r));
-    }
+    failed = r.status == TaskStatus::failed;
+    add(std::move(r));
   }
+  // Handlers run once each, in the order they are defined; also after a later task
+  // failed, so a change already made is not left without its restart.
+  bool handler_failed = false;
+  for (auto& handler : play.handlers) {
+    if (!notified.count(handler.spec->name)) continue;
+    auto r = run_task(handler, play.play->name, true, host, options, true);
+    handler_failed = handler_failed || r.status == TaskStatus::failed;
+    add(std::move(r));
+  }
+  failed = failed || handler_failed;
+  // What a notifying task changed is complete once its handlers ran (a drop-in is loaded
+  // by the restart); a failed handler already failed the host.
+  if (handler_failed) return failed;
+  for (auto* task : awaiting_handlers) {
+    auto why = verify_applied(*task, host, "after its handlers ran");
+    if (why.empty()) continue;
+    auto r = new_report(*task, play.play->name, false, TaskStatus::failed);
+    r.message = why;
+    failed = true;
+    add(std::move(r));
+  }
+  return failed;
+}
+
+void skip_play(const PlannedPlay& play, const std::string& why, HostReport& report) {
+  for (const auto& task : play.tasks) {
+    auto r = new_report(task, play.play->name, false, TaskStatus::skipped);
+    r.message = why;
+    report.tasks.push_back(std::move(r));
+  }
+}
+
+HostReport run_host(HostPlan& plan, HostContext& host, const RunOptions& options, const TaskObserver& observer) {
+  HostReport report;
+  report.host = host.name();
+  bool failed = false;
+  for (auto& play : plan.plays) failed = run_play(play, host, options, observer, report, failed);
   return report;
 }
 

@@ -87,6 +87,32 @@ TEST_CASE("playbook: structure problems are listed with line and key") {
   CHECK(problems[2].key == "plays[1].hosts");
 }
 
+TEST_CASE("playbook: serial and max_fail_percentage are read, bad values listed with line and key") {
+  Problems problems;
+  auto good = Playbook::parse(R"(- hosts: all
+  serial: [1, "25%"]
+  max_fail_percentage: 10
+  tasks: []
+)", "pb.yml", problems);
+  REQUIRE(good.ok());
+  const auto& rolling = good->plays[0].rolling;
+  REQUIRE(rolling.serial.size() == 2);
+  CHECK(rolling.serial[1].percent);
+  CHECK(rolling.max_fail_percentage == 10);
+
+  auto bad = Playbook::parse(R"(- hosts: all
+  serial: 2x
+  max_fail_percentage: 200
+  tasks: []
+)", "pb.yml", problems);
+  REQUIRE_FALSE(bad.ok());
+  REQUIRE(problems.size() == 2);
+  CHECK(problems[0].line == 2);
+  CHECK(problems[0].key == "plays[0].serial");
+  CHECK_THAT(problems[0].message, Catch::Contains("'2x' is not a whole number"));
+  CHECK(problems[1].key == "plays[0].max_fail_percentage");
+}
+
 TEST_CASE("playbook: bad argument values and unknown variables are found before acting") {
   const char* text = R"(- hosts: all
   tasks:
