@@ -52,6 +52,7 @@ Result<UnitState> LazySystemd::unit_state(const std::string& unit) { RS_FORWARD(
 Result<void> LazySystemd::reload() { RS_FORWARD(reload()); }
 Result<void> LazySystemd::start(const std::string& unit) { RS_FORWARD(start(unit)); }
 Result<void> LazySystemd::restart(const std::string& unit) { RS_FORWARD(restart(unit)); }
+Result<void> LazySystemd::reload_unit(const std::string& unit) { RS_FORWARD(reload_unit(unit)); }
 Result<void> LazySystemd::enable(const std::string& unit) { RS_FORWARD(enable(unit)); }
 
 #undef RS_FORWARD

@@ -56,6 +56,7 @@ class LazySystemd : public Systemd {
   Result<void> reload() override;
   Result<void> start(const std::string& unit) override;
   Result<void> restart(const std::string& unit) override;
+  Result<void> reload_unit(const std::string& unit) override;
   Result<void> enable(const std::string& unit) override;
 
  private:

@@ -4,6 +4,7 @@
 
 #include <systemd/sd-bus.h>
 
+#include <csignal>
 #include <cstring>
 
 namespace rs::agent {
@@ -234,6 +235,25 @@ Result<void> SdBusSystemd::start(const std::string& unit) {
 Result<void> SdBusSystemd::restart(const std::string& unit) {
   reset_failed(unit);
   return run_job("RestartUnit", unit);
+}
+
+Result<void> SdBusSystemd::reload_unit(const std::string& unit) {
+  auto state = unit_state(unit);
+  if (!state) return state.error();
+  if (state->active_state != "active")
+    return make_error(Errc::conflict, "reload '" + unit + "': the unit is " + state->active_state + ", not running");
+  auto path = unit_path(unit);
+  if (!path) return path.error();
+  BusError err;
+  int can_reload = 0;
+  int r = sd_bus_get_property_trivial(bus_, kDest, path->c_str(), kUnitIface, "CanReload", &err.e, 'b', &can_reload);
+  if (r < 0) return bus_error("CanReload of '" + unit + "'", r, err);
+  if (can_reload) return run_job("ReloadUnit", unit);
+  BusError kill_err;
+  r = sd_bus_call_method(bus_, kDest, kPath, kManager, "KillUnit", &kill_err.e, nullptr, "ssi", unit.c_str(), "main",
+                         static_cast<int32_t>(SIGHUP));
+  if (r < 0) return bus_error("KillUnit '" + unit + "' SIGHUP", r, kill_err);
+  return ok();
 }
 
 Result<void> SdBusSystemd::enable(const std::string& unit) {

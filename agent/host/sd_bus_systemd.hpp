@@ -27,6 +27,7 @@ class SdBusSystemd : public Systemd {
   Result<void> reload() override;
   Result<void> start(const std::string& unit) override;
   Result<void> restart(const std::string& unit) override;
+  Result<void> reload_unit(const std::string& unit) override;
   Result<void> enable(const std::string& unit) override;
 
   void set_job_timeout(std::chrono::milliseconds t) { job_timeout_ = t; }

@@ -31,6 +31,10 @@ class Systemd {
   // ActiveState "active"; anything else is an error naming both.
   virtual Result<void> start(const std::string& unit) = 0;
   virtual Result<void> restart(const std::string& unit) = 0;
+  // Has a running service re-read its configuration in place, as `systemctl reload` does
+  // where the unit has ExecReload= (a ReloadUnit job, waited for), else SIGHUP to its main
+  // process (KillUnit), which is how dockerd reloads. The service must be active.
+  virtual Result<void> reload_unit(const std::string& unit) = 0;
   // Enables the unit's [Install] symlinks (like `systemctl enable`), then reloads.
   virtual Result<void> enable(const std::string& unit) = 0;
 };

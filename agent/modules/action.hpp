@@ -28,6 +28,7 @@ enum class ChangeKind {
   start,          // a unit that is not active started
   restart,        // a unit restarted
   unloaded,       // the files are right but the running service has not loaded them yet
+  reload,         // a running service re-reads its configuration in place (no restart)
 };
 
 struct Change {
@@ -42,6 +43,9 @@ struct Diff {
   std::vector<FileChange> files;
   std::vector<Change> changes;
   std::vector<std::string> warnings;  // do not make the diff non-empty
+  // Whether the handlers a changed task notifies are needed to finish the change; false
+  // when apply completes it in place (dockerd reloaded instead of restarted).
+  bool needs_handlers = true;
 
   bool empty() const { return files.empty() && changes.empty(); }
   bool has(ChangeKind kind) const;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <thread>
 
 namespace rs::agent {
 namespace {
@@ -305,13 +306,56 @@ Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) 
     if (!text) return text.error();
     diff.files.push_back(FileChange{c.daemon_json, *text, merged.dump(2) + "\n"});
   }
+  // insecure-registries is one of dockerd's reloadable options: a running daemon takes it on
+  // SIGHUP, its containers untouched. A stopped one reads the file when it starts.
+  auto state = host.systemd().unit_state(c.unit);
+  if (!state) return state.error();
+  if (state->active_state != "active") return diff;
+  const std::string reload = "reload '" + c.unit + "' (SIGHUP: dockerd re-reads " + c.daemon_json +
+                             ", no restart, containers keep running)";
+  if (changed) {
+    diff.changes.push_back({ChangeKind::reload, reload});
+    diff.needs_handlers = false;
+    return diff;
+  }
+  // The file is right: has the running daemon taken it? (It was edited and never reloaded,
+  // or a reload failed.)
+  auto running = running_insecure_registries(host);
+  if (!running) {
+    diff.warnings.push_back("could not ask dockerd which registries it trusts: " + running.error().message);
+    return diff;
+  }
+  std::vector<std::string> missing;
+  for (const auto& r : c.registries)
+    if (!trusts(*running, r)) missing.push_back(r);
+  if (!missing.empty()) {
+    diff.changes.push_back({ChangeKind::reload, reload + "; it does not trust " + join_list(missing) + " yet"});
+    diff.needs_handlers = false;
+  }
   return diff;
 }
 
 Result<void> DockerInsecureRegistryAction::apply(HostContext& host, const Diff& diff) {
   for (const auto& f : diff.files)
     if (auto r = host.write_file(f.path, f.after, 0644); !r) return r.error();
-  return ok();
+  if (!diff.has(ChangeKind::reload)) return ok();
+  if (auto r = host.systemd().reload_unit(config_.unit); !r) return r.error();
+  // SIGHUP is answered by no job: the daemon's own GET /info says when it took the file.
+  std::vector<std::string> missing;
+  auto delay = 20ms;
+  for (auto waited = 0ms; waited < 10s; waited += delay, delay = std::min<std::chrono::milliseconds>(delay * 2, 500ms)) {
+    auto running = running_insecure_registries(host);
+    if (running) {
+      missing.clear();
+      for (const auto& r : config_.registries)
+        if (!trusts(*running, r)) missing.push_back(r);
+      if (missing.empty()) return ok();
+    }
+    std::this_thread::sleep_for(delay);
+  }
+  return make_error(Errc::timeout, "reload '" + config_.unit + "': after 10 s dockerd still does not trust " +
+                                       join_list(missing) + " (GET /info); see its log for why it refused " +
+                                       config_.daemon_json);
 }
 
 std::vector<Fact> DockerInsecureRegistryAction::facts(const FactScope& scope) const {
@@ -319,20 +363,23 @@ std::vector<Fact> DockerInsecureRegistryAction::facts(const FactScope& scope) co
   return {docker_insecure_fact(config_, scope.task, scope.host), daemon_reload_fact(config_.unit, scope.task, scope.host)};
 }
 
+Result<InsecureRegistries> running_insecure_registries(HostContext& h) {
+  auto r = run_tool(h, {"curl", "-sS", "--max-time", "10", "--unix-socket", kDockerSocket, "http://localhost/info"}, 30s);
+  // Without curl on the host: the docker CLI asks the same endpoint.
+  if (!r && r.error().code == Errc::not_found) r = run_tool(h, {"docker", "info", "--format", "{{json .}}"}, 30s);
+  if (!r) return r.error();
+  if (r->exit_code != 0)
+    return make_error(Errc::unavailable, "GET /info on " + std::string(kDockerSocket) + ": " + last_line(r->err));
+  return parse_docker_info(r->out);
+}
+
 Fact docker_insecure_fact(const DockerRegistryConfig& config, const std::string& task, const std::string& host) {
   auto registries = config.registries;
   const std::string unit = config.unit;
   return Fact{"dockerd insecure registries (GET /info)", join_list(registries), task, {{host, "docker_insecure_registry"}},
               [registries, unit](HostContext& h) -> Result<Observation> {
-                auto r = run_tool(h, {"curl", "-sS", "--max-time", "10", "--unix-socket", kDockerSocket,
-                                    "http://localhost/info"}, 30s);
-                // Without curl on the host: the docker CLI asks the same endpoint.
-                if (!r && r.error().code == Errc::not_found)
-                  r = run_tool(h, {"docker", "info", "--format", "{{json .}}"}, 30s);
-                if (!r) return r.error();
-                if (r->exit_code != 0)
-                  return Observation{false, "no answer", "GET /info on " + std::string(kDockerSocket) + ": " + last_line(r->err)};
-                auto info = parse_docker_info(r->out);
+                auto info = running_insecure_registries(h);
+                if (!info && info.error().code == Errc::unavailable) return Observation{false, "no answer", info.error().message};
                 if (!info) return info.error();
                 std::vector<std::string> missing;
                 for (const auto& reg : registries)

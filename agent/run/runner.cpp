@@ -107,7 +107,7 @@ bool run_play(PlannedPlay& play, HostContext& host, const RunOptions& options, c
     }
     const bool notifies = !task.spec->notify.empty();
     auto r = run_task(task, play.play->name, false, host, options, !notifies);
-    if (r.status == TaskStatus::changed) {
+    if (r.status == TaskStatus::changed && r.diff.needs_handlers) {
       notified.insert(task.spec->notify.begin(), task.spec->notify.end());
       if (notifies && !options.check) awaiting_handlers.push_back(&task);
     }

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <nlohmann/json.hpp>
 
 namespace rs::agent::test {
 
@@ -35,12 +36,16 @@ class FakeCommandRunner : public CommandRunner {
     if (script)
       if (auto r = script(argv, input)) return *r;
     if (auto it = results.find(argv.at(0)); it != results.end()) return it->second;
+    if (host_tools)
+      if (auto r = host_tools(argv)) return *r;
     return CommandResult{0, "", ""};
   }
   std::vector<std::vector<std::string>> calls;
   std::map<std::string, CommandResult> results;  // by program name
   // Asked first; nullopt falls through to `results`.
   std::function<std::optional<CommandResult>(const std::vector<std::string>&, const std::string&)> script;
+  // Asked last: the fake host's own programs (dockerd's API through curl).
+  std::function<std::optional<CommandResult>(const std::vector<std::string>&)> host_tools;
 };
 
 // Debian 12's docker.service command line, as systemd reports it over D-Bus.
@@ -83,6 +88,7 @@ class FakeSystemd : public Systemd {
   }
   Result<void> start(const std::string& unit) override { return job("start", unit); }
   Result<void> restart(const std::string& unit) override { return job("restart", unit); }
+  Result<void> reload_unit(const std::string& unit) override { return job("reload", unit); }
   Result<void> enable(const std::string& unit) override {
     ++enables;
     if (!units.count(unit)) return make_error(Errc::not_found, "enable '" + unit + "': Unit file " + unit + " does not exist.");
@@ -101,7 +107,35 @@ class FakeSystemd : public Systemd {
       return make_error(Errc::conflict, what + " '" + unit + "': job result 'failed', unit is failed");
     }
     it->second.active_state = "active";
+    if (unit == "docker.service" && !(what == "reload" && ignore_sighup)) dockerd_trusts = docker_configuration();
     return ok();
+  }
+
+  // What a dockerd (re)started or sent SIGHUP now trusts: --insecure-registry flags of the
+  // loaded command line and daemon.json's insecure-registries.
+  std::vector<std::string> docker_configuration() const {
+    std::vector<std::string> out;
+    if (auto it = loaded_exec.find("docker.service"); it != loaded_exec.end())
+      for (size_t i = 0; i + 1 < it->second.size(); ++i)
+        if (it->second[i] == "--insecure-registry") out.push_back(it->second[i + 1]);
+    auto json = files_.read("/etc/docker/daemon.json");
+    if (json.ok() && *json) {
+      auto j = nlohmann::json::parse(**json, nullptr, false);
+      if (j.is_object() && j.contains("insecure-registries"))
+        for (const auto& r : j["insecure-registries"]) out.push_back(r.get<std::string>());
+    }
+    return out;
+  }
+
+  // GET /info as dockerd answers it, with what the running daemon trusts.
+  std::optional<CommandResult> docker_info(const std::vector<std::string>& argv) const {
+    if (argv.empty() || argv[0] != "curl" || argv.back() != "http://localhost/info") return std::nullopt;
+    if (auto it = units.find("docker.service"); it == units.end() || it->second.active_state != "active")
+      return CommandResult{7, "", "curl: (7) Couldn't connect to server"};
+    nlohmann::json index = nlohmann::json::object();
+    for (const auto& r : dockerd_trusts) index[r] = {{"Name", r}, {"Secure", false}};
+    nlohmann::json info = {{"RegistryConfig", {{"IndexConfigs", index}, {"InsecureRegistryCIDRs", {"127.0.0.0/8"}}}}};
+    return CommandResult{0, info.dump(), ""};
   }
 
   std::map<std::string, UnitState> units;
@@ -111,6 +145,8 @@ class FakeSystemd : public Systemd {
   int reloads = 0;
   int enables = 0;
   std::vector<std::string> jobs;
+  std::vector<std::string> dockerd_trusts;  // the running dockerd's insecure registries
+  bool ignore_sighup = false;               // a reload that dockerd refuses (a bad daemon.json)
 
  private:
   LocalFiles& files_;
@@ -126,6 +162,7 @@ struct ForwardSystemd : Systemd {
   Result<void> reload() override { return s.reload(); }
   Result<void> start(const std::string& u) override { return s.start(u); }
   Result<void> restart(const std::string& u) override { return s.restart(u); }
+  Result<void> reload_unit(const std::string& u) override { return s.reload_unit(u); }
   Result<void> enable(const std::string& u) override { return s.enable(u); }
 };
 
@@ -140,7 +177,10 @@ struct FakeHost {
   ControlMachine control{&control_files, "/proc/self/exe", nullptr, 10};
   HostContext ctx{"host-a", "10.77.0.11", files, commands, systemd, "run1", control};
 
-  FakeHost() { write_text(root.path / "proc/sys/net/ipv4/ip_forward", "0\n"); }
+  FakeHost() {
+    write_text(root.path / "proc/sys/net/ipv4/ip_forward", "0\n");
+    commands.host_tools = [this](const std::vector<std::string>& argv) { return systemd.docker_info(argv); };
+  }
   std::filesystem::path at(const std::string& p) const { return root.path / p.substr(1); }
 };
 

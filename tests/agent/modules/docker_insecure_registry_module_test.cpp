@@ -151,14 +151,49 @@ TEST_CASE("docker: daemon-json merges and keeps every other key") {
   auto diff = action.check(h.ctx);
   REQUIRE(diff.ok());
   REQUIRE(diff->files.size() == 1);
+  // A running dockerd takes the file on SIGHUP: a reload, not a restart, and no handler.
+  REQUIRE(diff->has(ChangeKind::reload));
+  CHECK_FALSE(diff->needs_handlers);
   REQUIRE(action.apply(h.ctx, *diff).ok());
   auto j = nlohmann::json::parse(read_text(h.at("/etc/docker/daemon.json")));
   CHECK(j["log-driver"] == "journald");
   CHECK(j["data-root"] == "/srv/docker");
   CHECK(j["insecure-registries"] == nlohmann::json::array({"10.0.0.1:5000", "192.168.1.11:5000"}));
+  CHECK(h.systemd.jobs == std::vector<std::string>{"reload docker.service"});
+  CHECK(h.systemd.dockerd_trusts == std::vector<std::string>{"10.0.0.1:5000", "192.168.1.11:5000"});
   auto again = action.check(h.ctx);
   REQUIRE(again.ok());
   CHECK(again->empty());
+}
+
+TEST_CASE("docker: daemon-json already right but never taken by the running dockerd is reloaded") {
+  FakeHost h;
+  write_text(h.at("/etc/docker/daemon.json"), R"({"insecure-registries": ["192.168.1.11:5000"]})");
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  CHECK(diff->files.empty());
+  REQUIRE(diff->changes.size() == 1);
+  CHECK(diff->changes[0].kind == ChangeKind::reload);
+  CHECK_THAT(diff->changes[0].text, Catch::Contains("does not trust 192.168.1.11:5000 yet"));
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  CHECK(h.systemd.jobs == std::vector<std::string>{"reload docker.service"});
+  CHECK(action.check(h.ctx)->empty());
+}
+
+TEST_CASE("docker: daemon-json on a stopped dockerd is only written, it reads the file when it starts") {
+  FakeHost h;
+  h.systemd.units["docker.service"].active_state = "inactive";
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto diff = action.check(h.ctx);
+  REQUIRE(diff.ok());
+  REQUIRE(diff->files.size() == 1);
+  CHECK_FALSE(diff->has(ChangeKind::reload));
+  CHECK(diff->needs_handlers);
+  REQUIRE(action.apply(h.ctx, *diff).ok());
+  CHECK(h.systemd.jobs.empty());
+  REQUIRE(h.systemd.start("docker.service").ok());
+  CHECK(h.systemd.dockerd_trusts == std::vector<std::string>{"192.168.1.11:5000"});
 }
 
 TEST_CASE("docker: daemon-json refuses when the unit passes the flag, invalid JSON is an error") {
