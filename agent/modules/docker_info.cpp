@@ -60,6 +60,39 @@ Result<InsecureRegistries> parse_docker_info(const std::string& json) {
   }
 }
 
+Result<std::string> get_docker_info(HostContext& h) {
+  using namespace std::chrono_literals;
+  auto r = run_tool(h, {"curl", "-sS", "--max-time", "10", "--unix-socket", kDockerSocket, "http://localhost/info"}, 30s);
+  // Without curl on the host: the docker CLI asks the same endpoint.
+  if (!r && r.error().code == Errc::not_found) r = run_tool(h, {"docker", "info", "--format", "{{json .}}"}, 30s);
+  if (!r) return r.error();
+  if (r->exit_code != 0)
+    return make_error(Errc::unavailable, "GET /info on " + std::string(kDockerSocket) + ": " + last_line(r->err));
+  return std::move(r->out);
+}
+
+Result<InsecureRegistries> running_insecure_registries(HostContext& h) {
+  auto info = get_docker_info(h);
+  if (!info) return info.error();
+  return parse_docker_info(*info);
+}
+
+Result<DockerContainers> parse_docker_containers(const std::string& json) {
+  auto j = nlohmann::json::parse(json, nullptr, false);
+  if (!j.is_object()) return make_error(Errc::invalid_argument, "docker info is not a JSON object");
+  DockerContainers c;
+  if (auto it = j.find("ContainersRunning"); it != j.end() && it->is_number_integer()) c.running = it->get<long>();
+  if (auto it = j.find("LiveRestoreEnabled"); it != j.end() && it->is_boolean()) c.live_restore = it->get<bool>();
+  return c;
+}
+
+std::string restart_effect(const DockerContainers& c) {
+  const std::string n = std::to_string(c.running) + " running container" + (c.running == 1 ? "" : "s");
+  if (c.running == 0) return "no running containers";
+  if (c.live_restore) return "live-restore: its " + n + " keep running";
+  return "stops " + n;
+}
+
 bool is_registry_address(const std::string& registry) {
   return registry.find('/') == std::string::npos && registry.find(':') != std::string::npos;
 }

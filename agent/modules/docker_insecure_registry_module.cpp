@@ -363,16 +363,6 @@ std::vector<Fact> DockerInsecureRegistryAction::facts(const FactScope& scope) co
   return {docker_insecure_fact(config_, scope.task, scope.host), daemon_reload_fact(config_.unit, scope.task, scope.host)};
 }
 
-Result<InsecureRegistries> running_insecure_registries(HostContext& h) {
-  auto r = run_tool(h, {"curl", "-sS", "--max-time", "10", "--unix-socket", kDockerSocket, "http://localhost/info"}, 30s);
-  // Without curl on the host: the docker CLI asks the same endpoint.
-  if (!r && r.error().code == Errc::not_found) r = run_tool(h, {"docker", "info", "--format", "{{json .}}"}, 30s);
-  if (!r) return r.error();
-  if (r->exit_code != 0)
-    return make_error(Errc::unavailable, "GET /info on " + std::string(kDockerSocket) + ": " + last_line(r->err));
-  return parse_docker_info(r->out);
-}
-
 Fact docker_insecure_fact(const DockerRegistryConfig& config, const std::string& task, const std::string& host) {
   auto registries = config.registries;
   const std::string unit = config.unit;

@@ -44,10 +44,6 @@ class DockerInsecureRegistryAction : public Action {
 
 std::unique_ptr<Action> make_docker_insecure_registry_action(Params& params);
 
-// What the running dockerd trusts: GET /info on its socket (curl, else the docker CLI);
-// Errc::unavailable when the daemon does not answer.
-Result<InsecureRegistries> running_insecure_registries(HostContext& host);
-
 // dockerd's effective insecure registries, from the Engine API (GET /info on its socket).
 Fact docker_insecure_fact(const DockerRegistryConfig& config, const std::string& task, const std::string& host);
 // systemd has loaded the unit files on disk (NeedDaemonReload is false).

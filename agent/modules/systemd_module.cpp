@@ -1,5 +1,6 @@
 #include "agent/modules/systemd_module.hpp"
 
+#include "agent/modules/docker_info.hpp"
 #include "agent/modules/unit_jobs.hpp"
 
 namespace rs::agent {
@@ -21,7 +22,17 @@ Result<Diff> SystemdAction::check(HostContext& host) {
     diff.changes.push_back({ChangeKind::daemon_reload, "daemon-reload"});
   if (config_.enabled && *config_.enabled && state->unit_file_state != "enabled")
     diff.changes.push_back({ChangeKind::enable, "enable '" + config_.unit + "' (now " + state->unit_file_state + ")"});
-  if (config_.state == "restarted") diff.changes.push_back({ChangeKind::restart, "restart '" + config_.unit + "'", true});
+  if (config_.state == "restarted") {
+    std::string text = "restart '" + config_.unit + "'";
+    // What a docker restart costs: its running containers stop, unless live-restore is on.
+    if (config_.unit == "docker.service" && state->active_state == "active") {
+      auto info = get_docker_info(host);
+      auto containers = info ? parse_docker_containers(*info) : Result<DockerContainers>(info.error());
+      if (containers) text += " (" + restart_effect(*containers) + ")";
+      else diff.warnings.push_back("could not ask dockerd about its running containers: " + containers.error().message);
+    }
+    diff.changes.push_back({ChangeKind::restart, text, true});
+  }
   if (config_.state == "started" && state->active_state != "active")
     diff.changes.push_back({ChangeKind::start, "start '" + config_.unit + "' (now " + state->active_state + ")"});
   return diff;

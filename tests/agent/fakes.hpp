@@ -134,7 +134,9 @@ class FakeSystemd : public Systemd {
       return CommandResult{7, "", "curl: (7) Couldn't connect to server"};
     nlohmann::json index = nlohmann::json::object();
     for (const auto& r : dockerd_trusts) index[r] = {{"Name", r}, {"Secure", false}};
-    nlohmann::json info = {{"RegistryConfig", {{"IndexConfigs", index}, {"InsecureRegistryCIDRs", {"127.0.0.0/8"}}}}};
+    nlohmann::json info = {{"RegistryConfig", {{"IndexConfigs", index}, {"InsecureRegistryCIDRs", {"127.0.0.0/8"}}}},
+                           {"ContainersRunning", containers_running},
+                           {"LiveRestoreEnabled", live_restore}};
     return CommandResult{0, info.dump(), ""};
   }
 
@@ -147,6 +149,8 @@ class FakeSystemd : public Systemd {
   std::vector<std::string> jobs;
   std::vector<std::string> dockerd_trusts;  // the running dockerd's insecure registries
   bool ignore_sighup = false;               // a reload that dockerd refuses (a bad daemon.json)
+  long containers_running = 0;
+  bool live_restore = false;
 
  private:
   LocalFiles& files_;

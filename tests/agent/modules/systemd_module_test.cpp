@@ -30,7 +30,7 @@ TEST_CASE("systemd: restart without unit changes does not reload") {
   SystemdAction action(restart_docker());
   auto diff = action.check(h.ctx);
   REQUIRE(diff.ok());
-  CHECK(texts(*diff) == std::vector<std::string>{"restart 'docker.service'"});
+  CHECK(texts(*diff) == std::vector<std::string>{"restart 'docker.service' (no running containers)"});
   REQUIRE(action.apply(h.ctx, *diff).ok());
   CHECK(h.systemd.reloads == 0);
   CHECK(h.systemd.jobs == std::vector<std::string>{"restart docker.service"});
@@ -42,6 +42,29 @@ TEST_CASE("systemd: restart without unit changes does not reload") {
   CHECK(again->settled());
 }
 
+TEST_CASE("systemd: a docker restart says what it does to the running containers") {
+  FakeHost h;
+  h.systemd.containers_running = 3;
+  SystemdAction action(restart_docker());
+  CHECK(texts(*action.check(h.ctx)) == std::vector<std::string>{"restart 'docker.service' (stops 3 running containers)"});
+  h.systemd.live_restore = true;
+  CHECK(texts(*action.check(h.ctx)) ==
+        std::vector<std::string>{"restart 'docker.service' (live-restore: its 3 running containers keep running)"});
+  h.systemd.containers_running = 1;
+  h.systemd.live_restore = false;
+  CHECK(texts(*action.check(h.ctx)) == std::vector<std::string>{"restart 'docker.service' (stops 1 running container)"});
+  // A stopped dockerd has nothing to stop; a daemon that does not answer is a warning.
+  h.systemd.units["docker.service"].active_state = "inactive";
+  CHECK(texts(*action.check(h.ctx)) == std::vector<std::string>{"restart 'docker.service'"});
+  h.systemd.units["docker.service"].active_state = "active";
+  h.commands.results["curl"] = rs::agent::CommandResult{7, "", "curl: (7) Couldn't connect to server"};
+  auto quiet = action.check(h.ctx);
+  REQUIRE(quiet.ok());
+  CHECK(texts(*quiet) == std::vector<std::string>{"restart 'docker.service'"});
+  REQUIRE(quiet->warnings.size() == 1);
+  CHECK_THAT(quiet->warnings[0], Catch::Contains("Couldn't connect"));
+}
+
 TEST_CASE("systemd: reloads first when unit files changed or systemd asks for it") {
   FakeHost h;
   REQUIRE(h.ctx.write_file("/etc/systemd/system/docker.service.d/90-registry-setup.conf",
@@ -50,7 +73,7 @@ TEST_CASE("systemd: reloads first when unit files changed or systemd asks for it
   SystemdAction action(restart_docker());
   auto diff = action.check(h.ctx);
   REQUIRE(diff.ok());
-  CHECK(texts(*diff) == std::vector<std::string>{"daemon-reload", "restart 'docker.service'"});
+  CHECK(texts(*diff) == std::vector<std::string>{"daemon-reload", "restart 'docker.service' (no running containers)"});
   REQUIRE(action.apply(h.ctx, *diff).ok());
   CHECK(h.systemd.reloads == 1);
   // The reload went through the host context: the unit files count as loaded now.
@@ -83,7 +106,7 @@ TEST_CASE("systemd: a failed restart reports the unit's own error and calls for 
   // dockerd's chatter is left out; its error is what the user sees.
   CHECK_THAT(r.error().message, Catch::EndsWith(": failed to start daemon: bad flag"));
   REQUIRE_FALSE(h.commands.calls.empty());
-  CHECK(h.commands.calls[0].back() == "_SYSTEMD_UNIT=docker.service");
+  CHECK(h.commands.calls.back().back() == "_SYSTEMD_UNIT=docker.service");
   SystemdConfig no_rollback = restart_docker();
   no_rollback.rollback = false;
   CHECK_FALSE(SystemdAction(no_rollback).rolls_back_on_failure());
