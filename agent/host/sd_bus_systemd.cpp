@@ -164,6 +164,11 @@ Result<UnitState> SdBusSystemd::unit_state(const std::string& unit) {
     r = sd_bus_get_property_trivial(bus_, kDest, path->c_str(), kServiceIface, "ExecMainStatus", &err2.e, 'i', &status);
     if (r < 0) return bus_error("ExecMainStatus of '" + unit + "'", r, err2);
     s.exec_main_status = status;
+    BusError err3;
+    uint32_t pid = 0;
+    r = sd_bus_get_property_trivial(bus_, kDest, path->c_str(), kServiceIface, "MainPID", &err3.e, 'u', &pid);
+    if (r < 0) return bus_error("MainPID of '" + unit + "'", r, err3);
+    s.main_pid = pid;
   }
   return s;
 }

@@ -3,6 +3,7 @@
 
 #include "core/result.hpp"
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@ struct UnitState {
   std::string result;           // the service's Result: "success", "exit-code", ...
   bool need_daemon_reload = false;
   int exec_main_status = 0;  // exit status of the main process
+  std::uint32_t main_pid = 0;  // the service's main process while it runs, else 0
 };
 
 class Systemd {

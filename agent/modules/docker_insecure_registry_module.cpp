@@ -35,6 +35,28 @@ Result<Json> read_daemon_json(HostContext& host, const std::string& path) {
   }
 }
 
+// The --insecure-registry flags of the unit's running main process, from /proc/PID/cmdline:
+// the command line after systemd expanded every variable, whatever file set them.
+struct RunningFlags {
+  std::uint32_t pid = 0;
+  std::vector<std::string> registries;
+};
+
+Result<RunningFlags> running_flag_registries(HostContext& host, const std::string& unit) {
+  auto state = host.systemd().unit_state(unit);
+  if (!state) return state.error();
+  RunningFlags out{state->main_pid, {}};
+  if (state->active_state != "active" || state->main_pid == 0) return out;
+  auto cmdline = host.files().read("/proc/" + std::to_string(state->main_pid) + "/cmdline");
+  if (!cmdline) return cmdline.error();
+  if (!*cmdline) return out;  // it exited meanwhile
+  std::vector<std::string> argv;
+  std::istringstream in(**cmdline);
+  for (std::string arg; std::getline(in, arg, '\0');) argv.push_back(arg);
+  out.registries = flag_registries(argv);
+  return out;
+}
+
 }  // namespace
 
 std::vector<std::string> split_exec_line(const std::string& line) {
@@ -269,6 +291,19 @@ Result<Diff> DockerInsecureRegistryAction::check_daemon_json(HostContext& host) 
     if (!env) return env.error();
     from_env = from_env || !env->empty();
     flags.insert(flags.end(), env->begin(), env->end());
+  }
+  if (flags.empty()) {
+    // What the files show is not all there is (an Environment= or EnvironmentFile= line of
+    // some drop-in): the running dockerd's own argv says what its next start passes.
+    auto running = running_flag_registries(host, c.unit);
+    if (!running) return running.error();
+    if (!running->registries.empty())
+      return make_error(Errc::conflict,
+                        "the running dockerd (PID " + std::to_string(running->pid) + ") was started with --insecure-registry " +
+                            running->registries.front() + ", which no ExecStart= of '" + c.unit +
+                            "' nor DOCKER_OPTS passes (an Environment= or EnvironmentFile= line of a drop-in, or a unit "
+                            "change it was not restarted with); setting insecure-registries in '" + c.daemon_json +
+                            "' too would make dockerd refuse it. Use insecure_registry_method: dropin, or remove the flag");
   }
   if (!flags.empty())
     return make_error(Errc::conflict,

@@ -94,14 +94,23 @@ set +e; apply_ctl >"$tmp/run4a.out" 2>&1; rc=$?; set -e
 grep -q "DOCKER_OPTS in '/etc/default/docker'" "$tmp/run4a.out" || { cat "$tmp/run4a.out"; fail "DOCKER_OPTS pre-flight message"; }
 on_node test ! -e /etc/docker/daemon.json || fail "pre-flight wrote daemon.json"
 
-# 6. Rollback: the flag comes from an Environment= line in another drop-in, which no
-#    pre-flight reads; daemon.json then makes dockerd refuse to start. The agent restores,
-#    reloads, restarts, and reports dockerd's own error.
+# 6. The flag comes from an Environment= line in another drop-in, which no file the
+#    pre-flight reads shows: the running dockerd's own command line does, nothing written.
 : >"$node_root/etc/default/docker"
 printf '[Service]\nEnvironment="DOCKER_OPTS=--ip-forward=false --insecure-registry %s:5000"\n' "$node_ip" \
   >"$node_root/etc/systemd/system/docker.service.d/50-env.conf"
 on_node systemctl daemon-reload
 on_node systemctl restart docker.service
+set +e; apply_ctl >"$tmp/run4b.out" 2>&1; rc=$?; set -e
+[ $rc -eq 2 ] || { cat "$tmp/run4b.out"; fail "running-argv pre-flight: expected exit 2, got $rc"; }
+grep -q 'the running dockerd (PID [0-9]*) was started with --insecure-registry' "$tmp/run4b.out" ||
+  { cat "$tmp/run4b.out"; fail "running-argv pre-flight message"; }
+on_node test ! -e /etc/docker/daemon.json || fail "running-argv pre-flight wrote daemon.json"
+
+# 7. Rollback: the same, with docker stopped, so no running command line tells; daemon.json
+#    then makes dockerd refuse to start. The agent restores, reloads, restarts, and reports
+#    dockerd's own error.
+on_node systemctl stop docker.service docker.socket
 s=$(date +%s.%N)
 set +e; apply_ctl >"$tmp/run4.out" 2>&1; rc=$?; set -e
 cat "$tmp/run4.out"

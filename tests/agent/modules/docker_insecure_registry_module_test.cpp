@@ -8,6 +8,7 @@
 using namespace rs::agent;
 using namespace rs::agent::test;
 using rs::Result;
+using namespace std::string_literals;
 
 namespace {
 
@@ -212,6 +213,27 @@ TEST_CASE("docker: daemon-json refuses when the unit passes the flag, invalid JS
   auto r = bad.check(h2.ctx);
   REQUIRE_FALSE(r.ok());
   CHECK_THAT(r.error().message, Catch::Contains("not valid JSON"));
+}
+
+TEST_CASE("docker: daemon-json refuses a flag only the running dockerd's command line shows") {
+  // An Environment= line of some drop-in: no ExecStart= and no DOCKER_OPTS file names the
+  // flag, /proc/PID/cmdline of the running daemon does.
+  FakeHost h;
+  h.systemd.units["docker.service"].main_pid = 4242;
+  write_text(h.at("/proc/4242/cmdline"), "/usr/sbin/dockerd\0-H\0fd://\0--insecure-registry\0"
+                                         "10.0.0.1:5000\0"s);
+  DockerInsecureRegistryAction action(config({"192.168.1.11:5000"}, "daemon-json"));
+  auto diff = action.check(h.ctx);
+  REQUIRE_FALSE(diff.ok());
+  CHECK(diff.error().code == rs::Errc::conflict);
+  CHECK_THAT(diff.error().message, Catch::Contains("running dockerd (PID 4242)") && Catch::Contains("10.0.0.1:5000"));
+  CHECK_FALSE(h.files.read("/etc/docker/daemon.json").value());
+
+  // Without the flag the same daemon takes daemon.json.
+  write_text(h.at("/proc/4242/cmdline"), "/usr/sbin/dockerd\0-H\0fd://\0"s);
+  auto fine = action.check(h.ctx);
+  REQUIRE(fine.ok());
+  CHECK(fine->files.size() == 1);
 }
 
 TEST_CASE("docker: unit-file command lines round-trip") {
