@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 build=$root/build-fuzz
-targets=(yaml_tree inventory inventory_ini playbook digest manifest range route config http htpasswd token)
+targets=(yaml_tree inventory inventory_ini playbook containerd_config digest manifest range route config http htpasswd token)
 
 build_targets() {
   mkdir -p "$build"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds (once) the root filesystem that lab nodes and real-systemd tests boot with
-# systemd-nspawn: Debian bookworm with systemd, dbus, docker.io, sshd, sudo and curl.
+# systemd-nspawn: Debian bookworm with systemd, dbus, docker.io (and its containerd), podman,
+# sshd, sudo and curl.
 # Cached at $RS_LAB_CACHE (default /var/cache/registry-setup/rootfs-bookworm); a complete
 # cache is reused while its stamp (in .complete: a hash of this script, so of its package
 # list and set-up steps) matches, and rebuilt when it does not. The mirror is read from
@@ -8,6 +9,10 @@
 set -euo pipefail
 cache=${RS_LAB_CACHE:-/var/cache/registry-setup/rootfs-bookworm}
 packages=systemd,systemd-sysv,dbus,iproute2,procps,docker.io,openssh-server,openssh-client,curl,ca-certificates,busybox-static,sudo
+# Installed by apt inside the new root (podman, and python3 for Ansible beside us in
+# bench/agent_bench.sh): debootstrap's own resolver fails to configure
+# golang-github-containers-common (podman's) among the base packages.
+later="podman python3"
 stamp=$(sha256sum "$0" | cut -c1-16)
 if [ -f "$cache/.complete" ]; then
   if [ "$(cat "$cache/.complete")" = "$stamp" ]; then
@@ -39,7 +44,17 @@ echo "lab-rootfs: debootstrap bookworm into $cache (about 2 minutes, once)"
 debootstrap --variant=minbase \
   --include="$packages" \
   bookworm "$tmp" "$mirror" >"$log" 2>&1 || { echo "lab-rootfs: debootstrap failed, see $log" >&2; exit 1; }
+mount -t proc proc "$tmp/proc"
+apt_in_root() { chroot "$tmp" env DEBIAN_FRONTEND=noninteractive apt-get -q -o Dpkg::Use-Pty=0 "$@" >>"$log" 2>&1; }
+apt_in_root update && apt_in_root install -y --no-install-recommends $later
+rc=$?
+umount "$tmp/proc"
+[ $rc -eq 0 ] || { echo "lab-rootfs: installing $later failed, see $log" >&2; exit 1; }
 rm -rf "$tmp"/var/cache/apt/archives/*.deb "$tmp"/var/lib/apt/lists/*
+# Podman's overlay driver cannot stack on a node's overlay root (nodes boot from an
+# overlay of this cache): vfs, before anything at boot makes its storage with another.
+printf '[storage]\ndriver = "vfs"\nrunroot = "/run/containers/storage"\ngraphroot = "/var/lib/containers/storage"\n' \
+  >"$tmp/etc/containers/storage.conf"
 # Nodes have no way out: no DNS, and docker never tries a registry on the internet.
 : >"$tmp/etc/resolv.conf"
 # Host keys are made per node at first boot (ssh-keygen -A), never shared through the cache.

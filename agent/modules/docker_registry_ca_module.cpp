@@ -43,20 +43,12 @@ Result<Diff> DockerRegistryCaAction::check(HostContext& host) {
   diff.files = std::move(forgotten->files);
   diff.warnings = std::move(forgotten->warnings);
   for (const auto& r : registries_) {
-    std::string pem;
-    if (!r.ca_dir.empty()) {
-      auto ca = ensure_certificate_authority(r.ca_dir);
-      if (!ca) return ca.error().with_context("registry_tls_dir");
-      pem = ca->certificate_pem;
-    } else {
-      auto text = control_file(host.control(), r.ca, "CA of " + r.address);
-      if (!text) return text.error();
-      pem = std::move(*text);
-    }
+    auto pem = trusted_ca_pem(host, r);
+    if (!pem) return pem.error();
     const std::string path = docker_ca_path(r.address);
     auto have = host.files().read(path);
     if (!have) return have.error();
-    if (!*have || **have != pem) diff.files.push_back(FileChange{path, *have, pem});
+    if (!*have || **have != *pem) diff.files.push_back(FileChange{path, *have, *pem});
   }
   return diff;
 }
@@ -70,22 +62,40 @@ Result<void> DockerRegistryCaAction::apply(HostContext& host, const Diff& diff) 
   return ok();
 }
 
-std::unique_ptr<Action> make_docker_registry_ca_action(Params& params) {
+bool plain_registry_address(const std::string& address) {
+  return !address.empty() && address.find_first_of("/\\ \t\r\n\"'") == std::string::npos &&
+         address.find("..") == std::string::npos;
+}
+
+Result<std::string> trusted_ca_pem(HostContext& host, const TrustedRegistry& registry) {
+  if (!registry.ca_dir.empty()) {
+    auto ca = ensure_certificate_authority(registry.ca_dir);
+    if (!ca) return ca.error().with_context("registry_tls_dir");
+    return ca->certificate_pem;
+  }
+  return control_file(host.control(), registry.ca, "CA of " + registry.address);
+}
+
+std::vector<TrustedRegistry> trusted_registries_param(Params& params, const YAML::Node& node, const std::string& key) {
   std::vector<TrustedRegistry> list;
-  const YAML::Node node = params.node("registries");
-  const auto method = params.choice("insecure_registry_method", {"dropin", "daemon-json"}, std::string("dropin"));
-  params.finish();
-  if (!node.IsNull() && !node.IsSequence()) params.problem("registries", "must be a list of {address, ca or ca_dir}");
+  if (!node.IsNull() && !node.IsSequence()) params.problem(key, "must be a list of {address, ca or ca_dir}");
   for (std::size_t i = 0; node.IsSequence() && i < node.size(); ++i) {
     const YAML::Node r = node[i];
     auto text = [&](const char* k) { return r.IsMap() && r[k] && r[k].IsScalar() ? r[k].as<std::string>() : std::string(); };
     TrustedRegistry t{text("address"), text("ca"), text("ca_dir")};
-    const std::string key = "registries[" + std::to_string(i) + "]";
-    if (t.address.empty() || t.address.find_first_of("/ \t\n") != std::string::npos || t.address.find("..") != std::string::npos)
-      params.problem(key, "address '" + t.address + "' is not host:port");
-    if (t.ca.empty() == t.ca_dir.empty()) params.problem(key, "needs exactly one of ca (a file) and ca_dir");
+    const std::string at = key + "[" + std::to_string(i) + "]";
+    if (!plain_registry_address(t.address)) params.problem(at, "address '" + t.address + "' is not host:port");
+    if (t.ca.empty() == t.ca_dir.empty()) params.problem(at, "needs exactly one of ca (a file) and ca_dir");
     list.push_back(std::move(t));
   }
+  return list;
+}
+
+std::unique_ptr<Action> make_docker_registry_ca_action(Params& params) {
+  const YAML::Node node = params.node("registries");
+  const auto method = params.choice("insecure_registry_method", {"dropin", "daemon-json"}, std::string("dropin"));
+  params.finish();
+  auto list = trusted_registries_param(params, node, "registries");
   if (!params.ok()) return nullptr;
   return std::make_unique<DockerRegistryCaAction>(std::move(list), method);
 }

@@ -19,6 +19,18 @@ struct TrustedRegistry {
   std::string ca_dir;   // the directory of registry-setup's own authority there
 };
 
+// The CA each TLS registry's clients trust, as PEM: the file, or the authority's
+// certificate (made on first use).
+Result<std::string> trusted_ca_pem(HostContext& host, const TrustedRegistry& registry);
+
+// The `registries` argument of docker_registry_ca (and the `tls` one of the other
+// runtimes' modules): a list of {address, ca | ca_dir}; problems go to `params`.
+std::vector<TrustedRegistry> trusted_registries_param(Params& params, const YAML::Node& node, const std::string& key);
+
+// A registry address as the modules write it into paths and files: host:port, no blanks,
+// quotes, slashes or "..".
+bool plain_registry_address(const std::string& address);
+
 class DockerRegistryCaAction : public Action {
  public:
   explicit DockerRegistryCaAction(std::vector<TrustedRegistry> registries, std::string insecure_method = "dropin");

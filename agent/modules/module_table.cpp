@@ -4,6 +4,7 @@
 #include "agent/modules/docker_login_module.hpp"
 #include "agent/modules/docker_registry_ca_module.hpp"
 #include "agent/modules/registry_service_module.hpp"
+#include "agent/modules/runtime_registries_module.hpp"
 #include "agent/modules/sysctl_module.hpp"
 #include "agent/modules/systemd_module.hpp"
 
@@ -17,6 +18,8 @@ const std::vector<ModuleInfo>& modules() {
       {"registry_service", make_registry_service_action},
       {"docker_registry_ca", make_docker_registry_ca_action},
       {"docker_login", make_docker_login_action},
+      {"containerd_registry", make_containerd_registry_action},
+      {"containers_registries", make_containers_registries_action},
   };
   return all;
 }

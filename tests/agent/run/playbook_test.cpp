@@ -46,7 +46,7 @@ TEST_CASE("playbook: the default playbook parses and plans for the seed") {
   auto book = Playbook::load(std::string(RS_SOURCE_DIR) + "/playbooks/site.yml", problems);
   REQUIRE(book.ok());
   REQUIRE(book->plays.size() == 2);
-  CHECK(book->plays[0].tasks.size() == 4);
+  CHECK(book->plays[0].tasks.size() == 6);
   CHECK(book->plays[0].handlers.size() == 1);
   CHECK(book->plays[0].tasks[1].notify == std::vector<std::string>{"restart docker"});
   auto inv = seed_inventory();

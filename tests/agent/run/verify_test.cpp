@@ -169,8 +169,8 @@ TEST_CASE("verify: drift on a fresh host, green after apply, nothing written", "
   INFO(green.out);
   CHECK(green.code == 0);
   CHECK(has(green.out, "VERIFY RECAP"));
-  CHECK(has(green.out, "host-a                   : ok=13   drift=0    failed=0    unreachable=0"));
-  CHECK(has(green.out, "host-b                   : ok=10   drift=0    failed=0    unreachable=0"));
+  CHECK(has(green.out, "host-a                   : ok=15   drift=0    failed=0    unreachable=0"));
+  CHECK(has(green.out, "host-b                   : ok=12   drift=0    failed=0    unreachable=0"));
   CHECK(has(green.out, "push/pull/delete via 10.77.0.11:5000"));
   // host-a reaches its own registry once (its service's fact), host-b by a reach fact.
   CHECK_FALSE(has(green.out.substr(0, green.out.find("host-b (")), "reach http://"));
@@ -189,7 +189,7 @@ TEST_CASE("verify --json: one document with every check, expected and actual", "
   const auto& a = j["hosts"][0];
   CHECK(a["host"] == "host-a");
   CHECK(a["connection"] == "ssh 10.77.0.11");
-  CHECK(a["stats"]["ok"] == 12);
+  CHECK(a["stats"]["ok"] == 14);
   bool found = false;
   for (const auto& c : a["checks"])
     if (c["name"] == "net.ipv4.ip_forward at boot") {
@@ -246,7 +246,7 @@ TEST_CASE("verify: a wrong fact no task would repair is failed, and says so", "[
   CHECK(has(r.out, "failed    dockerd insecure registries (GET /info)"));
   CHECK(has(r.out, "the running dockerd does not trust 10.77.0.11:5000"));
   CHECK(has(r.out, "(apply would not change this)"));
-  CHECK(has(r.out, "host-b                   : ok=8    drift=0    failed=1"));
+  CHECK(has(r.out, "host-b                   : ok=10   drift=0    failed=1"));
 }
 
 TEST_CASE("verify: a pending daemon-reload is reported, drift when the docker task would reload", "[verify]") {
@@ -265,7 +265,7 @@ TEST_CASE("verify: exit 4 for an unreachable host, 1 for invalid input", "[verif
   auto r = f.verify(false, false, "three.yml");
   CHECK(r.code == 4);
   CHECK(has(r.out, "UNREACHABLE: ssh '10.77.0.13': No route to host"));
-  CHECK(has(r.out, "host-b                   : ok=9    drift=0    failed=0    unreachable=0"));
+  CHECK(has(r.out, "host-b                   : ok=11   drift=0    failed=0    unreachable=0"));
   CHECK(has(r.out, "down-c                   : ok=0    drift=0    failed=0    unreachable=1"));
 
   write_text(f.dir.path / "bad.yml", "all:\n  hosts:\n    x: {ansible_port: nope}\n");
