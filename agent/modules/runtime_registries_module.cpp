@@ -86,13 +86,12 @@ Result<void> write_all(HostContext& host, const Diff& diff) {
   return ok();
 }
 
-void want_file(HostContext& host, Diff& diff, const std::string& path, const std::string& content, Result<void>& status) {
+// Adds `path` to the diff unless it already holds `content`.
+Result<void> want_file(HostContext& host, Diff& diff, const std::string& path, const std::string& content) {
   auto have = host.files().read(path);
-  if (!have) {
-    status = have.error();
-    return;
-  }
+  if (!have) return have.error();
   if (!*have || **have != content) diff.files.push_back(FileChange{path, *have, content});
+  return ok();
 }
 
 std::string summary_of(const RuntimeRegistries& r) {
@@ -227,19 +226,14 @@ Result<Diff> ContainerdRegistryAction::check(HostContext& host) {
   if (!config) return config.error();
   auto plan = plan_containerd_config(*config);
   if (!plan) return plan.error().with_context(kConfig);
-  Result<void> status = ok();
-  for (const auto& r : registries_.insecure) {
-    want_file(host, diff, plan->hosts_dir + "/" + r + "/hosts.toml", render_hosts_toml(r), status);
-    if (!status) return status.error();
-  }
+  for (const auto& r : registries_.insecure)
+    if (auto w = want_file(host, diff, plan->hosts_dir + "/" + r + "/hosts.toml", render_hosts_toml(r)); !w) return w.error();
   for (const auto& r : registries_.tls) {
     auto pem = trusted_ca_pem(host, r);
     if (!pem) return pem.error();
     const std::string dir = plan->hosts_dir + "/" + r.address;
-    want_file(host, diff, dir + "/ca.crt", *pem, status);
-    if (!status) return status.error();
-    want_file(host, diff, dir + "/hosts.toml", render_hosts_toml(r.address, dir + "/ca.crt"), status);
-    if (!status) return status.error();
+    if (auto w = want_file(host, diff, dir + "/ca.crt", *pem); !w) return w.error();
+    if (auto w = want_file(host, diff, dir + "/hosts.toml", render_hosts_toml(r.address, dir + "/ca.crt")); !w) return w.error();
   }
   if (plan->rewritten) {
     diff.files.push_back(FileChange{kConfig, *config, *plan->rewritten});
@@ -262,23 +256,20 @@ std::string ContainersRegistriesAction::summary() const { return "podman, skopeo
 
 Result<Diff> ContainersRegistriesAction::check(HostContext& host) {
   Diff diff;
-  // containers-image's registries.conf comes with podman, skopeo, buildah and CRI-O.
+  // containers-image's registries.conf comes with podman, skopeo, buildah and CRI-O (a
+  // digest, not the file: only whether it is there matters).
   auto conf = host.files().sha256(kContainersConf);
   if (!conf) return conf.error();
   if (!*conf) return diff;
   auto have = host.files().read(kDropin);
   if (!have) return have.error();
-  if (!registries_.insecure.empty() || *have) {
-    Result<void> status = ok();
-    want_file(host, diff, kDropin, render_registries_conf(registries_.insecure), status);
-    if (!status) return status.error();
-  }
+  // Once written, the drop-in stays, listing what is insecure now (perhaps nothing).
+  if (!registries_.insecure.empty() || *have)
+    if (auto w = want_file(host, diff, kDropin, render_registries_conf(registries_.insecure)); !w) return w.error();
   for (const auto& r : registries_.tls) {
     auto pem = trusted_ca_pem(host, r);
     if (!pem) return pem.error();
-    Result<void> status = ok();
-    want_file(host, diff, kContainersCerts + r.address + "/ca.crt", *pem, status);
-    if (!status) return status.error();
+    if (auto w = want_file(host, diff, kContainersCerts + r.address + "/ca.crt", *pem); !w) return w.error();
   }
   return diff;
 }

@@ -92,6 +92,10 @@ check "host-b: an anonymous pull outside public/** fails" "[ $rc -ne 0 ]"
 on host-a docker tag local/busybox:1 "$registry/public/busybox:1"
 check "host-a: ci pushes public/busybox" "on host-a docker push '$registry/public/busybox:1'"
 check "host-b: anonymous pull of public/busybox works" "on host-b docker --config /tmp/anon pull '$registry/public/busybox:1'"
+check "host-b: podman pulls it over TLS, trusting the CA apply put in /etc/containers/certs.d" \
+  "on host-b podman pull -q '$registry/public/busybox:1' >/dev/null"
+check "host-b: ctr pulls it through hosts.toml (https, the CA beside it)" \
+  "on host-b ctr images pull --hosts-dir /etc/containerd/certs.d '$registry/public/busybox:1' >/dev/null"
 check "host-b: reader logs in" \
   "on host-b docker --config /tmp/reader login -u reader --password-stdin $registry < '$work/secrets/reader.password'"
 check "host-b: reader pulls team/busybox" "on host-b docker --config /tmp/reader pull '$image'"
