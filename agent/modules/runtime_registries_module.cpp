@@ -169,6 +169,8 @@ Result<ContainerdConfigPlan> plan_containerd_config(const std::optional<std::str
     }
     if (!target.empty() && table == target && key.rfind("mirrors", 0) == 0) mirrors = true;
   }
+  if (in_multiline)
+    return make_error(Errc::invalid_argument, "'config.toml' ends inside a multi-line string: not TOML containerd reads");
   if (target.empty()) target = version >= 2 ? "plugins.\"io.containerd.grpc.v1.cri\".registry" : "plugins.cri.registry";
 
   if (config_path) {

@@ -76,6 +76,12 @@ TEST_CASE("containerd config: config_path appended to Debian's file, kept when s
   REQUIRE_FALSE(dotted.ok());
   CHECK_THAT(dotted.error().message, Catch::Contains("line 3"));
 
+  // A file that ends inside a multi-line string is refused: what is appended would be text.
+  // (Found by fuzz: containerd_config.)
+  auto open_string = plan_containerd_config(std::string("version = 2\nroot = \"\"\"\n[plugins.\"io.co"));
+  REQUIRE_FALSE(open_string.ok());
+  CHECK_THAT(open_string.error().message, Catch::Contains("multi-line string"));
+
   // A header inside a multi-line string is text.
   auto text = plan_containerd_config(std::string("version = 2\nx = \"\"\"\n[plugins.\"io.containerd.grpc.v1.cri\".registry]\n\"\"\"\n"));
   REQUIRE(text.ok());
